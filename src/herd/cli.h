@@ -24,9 +24,9 @@ enum {
 };
 
 struct cli {
-	bool json;    /* --json: machine-readable output on stdout */
-	int verbose;  /* -v, repeatable */
-	bool quiet;   /* -q: no progress, no informational lines */
+	bool json;	     /* --json: machine-readable output on stdout */
+	int verbose;	     /* -v, repeatable */
+	bool quiet;	     /* -q: no progress, no informational lines */
 	const char *command; /* "image info", for messages */
 };
 
@@ -41,8 +41,12 @@ struct cli_command {
 /* Long options every command accepts; append to a command's own table. */
 #define CLI_COMMON_OPTIONS                                                                         \
 	{"json", no_argument, NULL, 'J'}, {"verbose", no_argument, NULL, 'v'},                     \
-		{"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}
-#define CLI_COMMON_SHORT "vqh"
+	    {"quiet", no_argument, NULL, 'q'},                                                     \
+	{                                                                                          \
+		"help", no_argument, NULL, 'h'                                                     \
+	}
+/* getopt short-option string: leading : so a missing value is reported as such. */
+#define CLI_OPTSTRING(s) ":" s "vqh"
 
 enum cli_common_result {
 	CLI_NOT_COMMON = 0,

@@ -16,15 +16,15 @@
 static int expand_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"max", required_argument, NULL, 'm'},
-		CLI_COMMON_OPTIONS,
-		{0},
+	    {"max", required_argument, NULL, 'm'},
+	    CLI_COMMON_OPTIONS,
+	    {0},
 	};
 	struct strv all = STRV_INIT;
 	size_t max = HOSTLIST_MAX_DEFAULT;
 	int opt, rc = EXIT_OK;
 
-	while ((opt = getopt_long(argc, argv, "m:" CLI_COMMON_SHORT, options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, CLI_OPTSTRING("m:"), options, NULL)) != -1) {
 		switch (cli_common_option(cli, &cmd_expand, opt, argv)) {
 		case CLI_HANDLED:
 			continue;
@@ -38,7 +38,8 @@ static int expand_run(struct cli *cli, int argc, char **argv)
 		if (opt == 'm') {
 			uint64_t v;
 			if (parse_u64(optarg, 1, HOSTLIST_MAX_DEFAULT, &v) < 0)
-				return cli_usage_error(cli, "--max: '%s' is not a number from 1 to %d",
+				return cli_usage_error(cli,
+						       "--max: '%s' is not a number from 1 to %d",
 						       optarg, HOSTLIST_MAX_DEFAULT);
 			max = (size_t)v;
 		}
@@ -89,25 +90,25 @@ static int expand_run(struct cli *cli, int argc, char **argv)
 }
 
 const struct cli_command cmd_expand = {
-	.name = "expand",
-	.summary = "expand host-list expressions (red[01-03], 10.1.1.[1-3])",
-	.usage = "Usage: herd expand [--json] [--max N] EXPR...\n"
-		 "\n"
-		 "Print the items of each host-list expression, one per line.\n"
-		 "\n"
-		 "  a,b            top-level commas separate items\n"
-		 "  red00[1-2]     red001 red002 (numbers keep the low bound's zero padding)\n"
-		 "  red[08-11]     red08 red09 red10 red11\n"
-		 "  red[a-c]       reda redb redc (letters step through letters)\n"
-		 "  r[1-2]x[1-2]   r1x1 r1x2 r2x1 r2x2 (groups multiply)\n"
-		 "  10.1.1.[1-3]   addresses expand the same way\n"
-		 "  red[1-3,7]     several ranges in one group\n"
-		 "Duplicates are dropped (first kept).  Errors name the column.\n"
-		 "\n"
-		 "Options:\n"
-		 "  --json      print a JSON array\n"
-		 "  --max N     refuse expressions with more than N items (default 100000)\n"
-		 "\n"
-		 "Exit status: 0 success, 2 bad expression or usage.\n",
-	.run = expand_run,
+    .name = "expand",
+    .summary = "expand host-list expressions (red[01-03], 10.1.1.[1-3])",
+    .usage = "Usage: herd expand [--json] [--max N] EXPR...\n"
+	     "\n"
+	     "Print the items of each host-list expression, one per line.\n"
+	     "\n"
+	     "  a,b            top-level commas separate items\n"
+	     "  red00[1-2]     red001 red002 (numbers keep the low bound's zero padding)\n"
+	     "  red[08-11]     red08 red09 red10 red11\n"
+	     "  red[a-c]       reda redb redc (letters step through letters)\n"
+	     "  r[1-2]x[1-2]   r1x1 r1x2 r2x1 r2x2 (groups multiply)\n"
+	     "  10.1.1.[1-3]   addresses expand the same way\n"
+	     "  red[1-3,7]     several ranges in one group\n"
+	     "Duplicates are dropped (first kept).  Errors name the column.\n"
+	     "\n"
+	     "Options:\n"
+	     "  --json      print a JSON array\n"
+	     "  --max N     refuse expressions with more than N items (default 100000)\n"
+	     "\n"
+	     "Exit status: 0 success, 2 bad expression or usage.\n",
+    .run = expand_run,
 };

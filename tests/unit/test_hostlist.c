@@ -162,16 +162,16 @@ static void test_output_untouched_on_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain_and_commas),
-		cmocka_unit_test(test_numeric_padding),
-		cmocka_unit_test(test_letters),
-		cmocka_unit_test(test_group_lists),
-		cmocka_unit_test(test_multiply),
-		cmocka_unit_test(test_addresses),
-		cmocka_unit_test(test_duplicates),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_limit),
-		cmocka_unit_test(test_output_untouched_on_error),
+	    cmocka_unit_test(test_plain_and_commas),
+	    cmocka_unit_test(test_numeric_padding),
+	    cmocka_unit_test(test_letters),
+	    cmocka_unit_test(test_group_lists),
+	    cmocka_unit_test(test_multiply),
+	    cmocka_unit_test(test_addresses),
+	    cmocka_unit_test(test_duplicates),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_limit),
+	    cmocka_unit_test(test_output_untouched_on_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,10 +73,10 @@ static void test_mode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_u64),
-		cmocka_unit_test(test_u32),
-		cmocka_unit_test(test_size),
-		cmocka_unit_test(test_mode),
+	    cmocka_unit_test(test_u64),
+	    cmocka_unit_test(test_u32),
+	    cmocka_unit_test(test_size),
+	    cmocka_unit_test(test_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

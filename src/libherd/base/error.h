@@ -19,21 +19,21 @@
 #define HERD_ERROR_MAX 1024
 
 struct herd_error {
-	int code;                   /* positive errno of the first failure */
+	int code;		      /* positive errno of the first failure */
 	char message[HERD_ERROR_MAX]; /* "" when nothing was recorded */
 };
 
 /* Record a failure; returns -code so callers can `return herd_error_set(...)`.
  * A code of 0 is turned into EIO. */
 int herd_error_set(struct herd_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int herd_error_setv(struct herd_error *err, int code, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 /* Prepend "<context>: " to an already recorded message (or set one from
  * strerror(code) if nothing was recorded).  Returns -code. */
 int herd_error_prefix(struct herd_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 void herd_error_clear(struct herd_error *err);
 

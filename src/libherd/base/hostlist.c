@@ -121,9 +121,10 @@ static int parse_range(const char *expr, const char **p, struct strv *values, si
 				return r;
 		}
 		if (hi < lo)
-			return herd_error_set(err, EINVAL,
-					      "range %.*s at column %zu: upper bound is below lower bound",
-					      (int)(*p - start), start, column(expr, start));
+			return herd_error_set(
+			    err, EINVAL,
+			    "range %.*s at column %zu: upper bound is below lower bound",
+			    (int)(*p - start), start, column(expr, start));
 		if (hi - lo >= budget)
 			return herd_error_set(err, E2BIG, "expands to too many items");
 		/* Zero padding follows the low bound: "08" pads to 2, "1" does not pad. */
@@ -152,18 +153,20 @@ static int parse_range(const char *expr, const char **p, struct strv *values, si
 			hi = **p;
 			(*p)++;
 			if (!!islower((unsigned char)lo) != !!islower((unsigned char)hi))
-				return herd_error_set(err, EINVAL,
-						      "range %c-%c at column %zu mixes upper and lower case",
-						      lo, hi, column(expr, start));
+				return herd_error_set(
+				    err, EINVAL,
+				    "range %c-%c at column %zu mixes upper and lower case", lo, hi,
+				    column(expr, start));
 		}
 		if (isalnum((unsigned char)**p))
 			return herd_error_set(err, EINVAL,
 					      "letter ranges take single letters, at column %zu",
 					      column(expr, start));
 		if (hi < lo)
-			return herd_error_set(err, EINVAL,
-					      "range %c-%c at column %zu: upper bound is below lower bound",
-					      lo, hi, column(expr, start));
+			return herd_error_set(
+			    err, EINVAL,
+			    "range %c-%c at column %zu: upper bound is below lower bound", lo, hi,
+			    column(expr, start));
 		if ((size_t)(hi - lo) >= budget)
 			return herd_error_set(err, E2BIG, "expands to too many items");
 		for (char c = lo;; c++) {
@@ -176,7 +179,8 @@ static int parse_range(const char *expr, const char **p, struct strv *values, si
 		return 0;
 	}
 	if (**p == ']' || **p == ',')
-		return herd_error_set(err, EINVAL, "empty range at column %zu", column(expr, start));
+		return herd_error_set(err, EINVAL, "empty range at column %zu",
+				      column(expr, start));
 	if (**p == '[')
 		return herd_error_set(err, EINVAL, "nested '[' at column %zu", column(expr, start));
 	if (**p == '\0')
@@ -320,9 +324,8 @@ static int parse_all(const char *expr, size_t max, struct parsed *ret, size_t *r
 		if (r < 0) {
 			parsed_free(&ps);
 			if (r == -E2BIG)
-				return herd_error_set(err, E2BIG,
-						      "host list expands to more than %zu items",
-						      max);
+				return herd_error_set(
+				    err, E2BIG, "host list expands to more than %zu items", max);
 			return r;
 		}
 		total += n;
@@ -462,7 +465,8 @@ int hostlist_expand(const char *expr, size_t max, struct strv *ret, struct herd_
 	if (r < 0) {
 		strv_free(&out);
 		if (r == -ENAMETOOLONG)
-			return herd_error_set(err, EINVAL, "an expanded item is longer than %zu bytes",
+			return herd_error_set(err, EINVAL,
+					      "an expanded item is longer than %zu bytes",
 					      sizeof(buf) - 1);
 		if (r == -E2BIG)
 			return herd_error_set(err, EINVAL, "too many bracket groups in one item");

@@ -17,7 +17,10 @@ struct strv {
 	size_t capacity;
 };
 
-#define STRV_INIT {NULL, 0, 0}
+#define STRV_INIT                                                                                  \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* Append a copy of s.  Returns 0 or -ENOMEM. */
 int strv_push(struct strv *v, const char *s);

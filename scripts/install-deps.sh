@@ -1,0 +1,46 @@
+#!/bin/bash
+# install-deps.sh — install every Debian package herd needs to build, run
+# and test, idempotently.  Run as root on Debian 12 (bookworm).  Packages
+# already present are not touched; apt-get update runs only when something
+# is missing, so a second run takes well under a second.
+#
+# Groups (keep in step with meson.build and the tests):
+#   build    compilers, meson, the libraries libherd links
+#   test     cmocka, clang's libFuzzer runtime, and the independent tools
+#            the integration tests use as witnesses
+set -euo pipefail
+
+build=(
+	build-essential meson ninja-build pkg-config clang lld libclang-rt-14-dev
+	clang-format scdoc
+	libfyaml-dev libjansson-dev libext2fs-dev comerr-dev zlib1g-dev
+	liblzma-dev libzstd-dev libarchive-dev libcurl4-openssl-dev libssl-dev
+	libcrypt-dev libsqlite3-dev libmicrohttpd-dev libssh-dev libudev-dev
+	libblkid-dev libsquashfs-dev
+)
+test=(
+	libcmocka-dev dosfstools mtools e2fsprogs fdisk gdisk util-linux
+	xz-utils zstd coreutils
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: must run as root (it calls apt-get)" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${build[@]}" "${test[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#build[@]} build and ${#test[@]} test packages present"
+	exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
