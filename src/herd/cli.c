@@ -4,8 +4,11 @@
  */
 #include "cli.h"
 
+#include "base/macros.h"
+
 #include <stdarg.h>
 #include <string.h>
+
 
 static const char *cli_command_name(const struct cli *cli)
 {
@@ -139,4 +142,45 @@ int cli_dispatch(struct cli *cli, const struct cli_command *parent,
 		return table[k]->run(cli, argc - i, argv + i);
 	}
 	return cli_usage_error(cli, "unknown subcommand '%s'", sub);
+}
+
+int cli_parse(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
+	      const char *shortopts, const struct option *longopts, cli_option_fn on_option,
+	      void *ctx)
+{
+	static const struct option common[] = {CLI_COMMON_OPTIONS};
+	struct option all[64];
+	char optstring[128];
+	size_t n = 0;
+	int opt;
+
+	for (; longopts && longopts[n].name; n++) {
+		if (n + ELEMENTSOF(common) + 1 >= ELEMENTSOF(all))
+			return cli_fail("internal: too many options for %s", cmd->name);
+		all[n] = longopts[n];
+	}
+	for (size_t i = 0; i < ELEMENTSOF(common); i++)
+		all[n++] = common[i];
+	memset(&all[n], 0, sizeof(all[n]));
+	snprintf(optstring, sizeof(optstring), ":%svqh", shortopts ? shortopts : "");
+
+	while ((opt = getopt_long(argc, argv, optstring, all, NULL)) != -1) {
+		int r;
+		switch (cli_common_option(cli, cmd, opt, argv)) {
+		case CLI_HANDLED:
+			continue;
+		case CLI_HELP_SHOWN:
+			return EXIT_OK;
+		case CLI_BAD_OPTION:
+			return EXIT_USAGE;
+		case CLI_NOT_COMMON:
+			break;
+		}
+		if (!on_option)
+			return cli_usage_error(cli, "unexpected option");
+		r = on_option(cli, ctx, opt, optarg);
+		if (r != 0)
+			return r;
+	}
+	return -1;
 }

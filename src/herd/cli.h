@@ -80,3 +80,20 @@ void cli_reset_getopt(void);
 
 extern const struct cli_command cmd_expand;
 extern const struct cli_command cmd_config;
+
+/* Option callback for cli_parse: return 0 to go on, or an exit code. */
+typedef int (*cli_option_fn)(struct cli *cli, void *ctx, int opt, const char *arg);
+
+/*
+ * Parse argv with getopt_long: `longopts` are the command's own (the
+ * common ones are appended automatically), `shortopts` its short letters
+ * ("m:" — the common "vqh" and the leading ':' are added).  Own options go
+ * to on_option.  Returns -1 when the caller should go on (operands start
+ * at optind), else the exit code to return (help shown, usage error).
+ */
+int cli_parse(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
+	      const char *shortopts, const struct option *longopts, cli_option_fn on_option,
+	      void *ctx);
+
+extern const struct cli_command cmd_image;
+extern const struct cli_command cmd_fs;

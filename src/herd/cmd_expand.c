@@ -13,37 +13,32 @@
 #include "cli.h"
 #include "output.h"
 
+static int expand_option(struct cli *cli, void *ctx, int opt, const char *arg)
+{
+	size_t *max = ctx;
+	uint64_t v;
+
+	if (opt != 'm')
+		return cli_usage_error(cli, "unexpected option");
+	if (parse_u64(arg, 1, HOSTLIST_MAX_DEFAULT, &v) < 0)
+		return cli_usage_error(cli, "--max: '%s' is not a number from 1 to %d", arg,
+				       HOSTLIST_MAX_DEFAULT);
+	*max = (size_t)v;
+	return 0;
+}
+
 static int expand_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"max", required_argument, NULL, 'm'},
-	    CLI_COMMON_OPTIONS,
-	    {0},
+		{"max", required_argument, NULL, 'm'},
+		{0},
 	};
 	struct strv all = STRV_INIT;
 	size_t max = HOSTLIST_MAX_DEFAULT;
-	int opt, rc = EXIT_OK;
+	int rc = cli_parse(cli, &cmd_expand, argc, argv, "m:", options, expand_option, &max);
 
-	while ((opt = getopt_long(argc, argv, CLI_OPTSTRING("m:"), options, NULL)) != -1) {
-		switch (cli_common_option(cli, &cmd_expand, opt, argv)) {
-		case CLI_HANDLED:
-			continue;
-		case CLI_HELP_SHOWN:
-			return EXIT_OK;
-		case CLI_BAD_OPTION:
-			return EXIT_USAGE;
-		case CLI_NOT_COMMON:
-			break;
-		}
-		if (opt == 'm') {
-			uint64_t v;
-			if (parse_u64(optarg, 1, HOSTLIST_MAX_DEFAULT, &v) < 0)
-				return cli_usage_error(cli,
-						       "--max: '%s' is not a number from 1 to %d",
-						       optarg, HOSTLIST_MAX_DEFAULT);
-			max = (size_t)v;
-		}
-	}
+	if (rc >= 0)
+		return rc;
 	if (optind >= argc)
 		return cli_usage_error(cli, "missing EXPR");
 
@@ -80,6 +75,7 @@ static int expand_run(struct cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	rc = EXIT_OK;
 	if (cli->json)
 		rc = output_json_strv(&all);
 	else
