@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <string.h>
 
-
 static const char *cli_command_name(const struct cli *cli)
 {
 	return cli && cli->command ? cli->command : "herd";

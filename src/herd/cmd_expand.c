@@ -30,8 +30,8 @@ static int expand_option(struct cli *cli, void *ctx, int opt, const char *arg)
 static int expand_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"max", required_argument, NULL, 'm'},
-		{0},
+	    {"max", required_argument, NULL, 'm'},
+	    {0},
 	};
 	struct strv all = STRV_INIT;
 	size_t max = HOSTLIST_MAX_DEFAULT;

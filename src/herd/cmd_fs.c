@@ -197,12 +197,12 @@ static int ls_option(struct cli *cli, void *ctx, int opt, const char *arg)
 
 static int fs_ls_run(struct cli *cli, int argc, char **argv);
 static const struct cli_command cmd_fs_ls = {
-	.name = "ls",
-	.usage = "Usage: herd fs ls [-l] [--json] IMAGE:PART:/dir\n"
-		 "\n"
-		 "List a directory (or show one file).  -l adds mode, owner, size and\n"
-		 "modification time (UTC); --json prints an array with all of them.\n",
-	.run = fs_ls_run,
+    .name = "ls",
+    .usage = "Usage: herd fs ls [-l] [--json] IMAGE:PART:/dir\n"
+	     "\n"
+	     "List a directory (or show one file).  -l adds mode, owner, size and\n"
+	     "modification time (UTC); --json prints an array with all of them.\n",
+    .run = fs_ls_run,
 };
 
 static int fs_ls_run(struct cli *cli, int argc, char **argv)
@@ -295,12 +295,12 @@ static int copy_out(struct cli *cli, const char *spec, const char *dest)
 
 static int fs_cat_run(struct cli *cli, int argc, char **argv);
 static const struct cli_command cmd_fs_cat = {
-	.name = "cat",
-	.usage = "Usage: herd fs cat IMAGE:PART:/file\n"
-		 "\n"
-		 "Write a file's contents to standard output (symlinks are followed inside\n"
-		 "the image, never on the host).\n",
-	.run = fs_cat_run,
+    .name = "cat",
+    .usage = "Usage: herd fs cat IMAGE:PART:/file\n"
+	     "\n"
+	     "Write a file's contents to standard output (symlinks are followed inside\n"
+	     "the image, never on the host).\n",
+    .run = fs_cat_run,
 };
 
 static int fs_cat_run(struct cli *cli, int argc, char **argv)
@@ -316,11 +316,11 @@ static int fs_cat_run(struct cli *cli, int argc, char **argv)
 
 static int fs_get_run(struct cli *cli, int argc, char **argv);
 static const struct cli_command cmd_fs_get = {
-	.name = "get",
-	.usage = "Usage: herd fs get IMAGE:PART:/file LOCAL\n"
-		 "\n"
-		 "Copy a file out of the image to LOCAL ('-' for standard output).\n",
-	.run = fs_get_run,
+    .name = "get",
+    .usage = "Usage: herd fs get IMAGE:PART:/file LOCAL\n"
+	     "\n"
+	     "Copy a file out of the image to LOCAL ('-' for standard output).\n",
+    .run = fs_get_run,
 };
 
 static int fs_get_run(struct cli *cli, int argc, char **argv)
@@ -350,7 +350,8 @@ static int parse_owner(const char *arg, uint32_t *uid, uint32_t *gid)
 		return -EINVAL;
 	memcpy(u, arg, (size_t)(colon - arg));
 	u[colon - arg] = '\0';
-	if (parse_u32(u, 0, UINT32_MAX - 1, uid) < 0 || parse_u32(colon + 1, 0, UINT32_MAX - 1, gid) < 0)
+	if (parse_u32(u, 0, UINT32_MAX - 1, uid) < 0 ||
+	    parse_u32(colon + 1, 0, UINT32_MAX - 1, gid) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -375,9 +376,9 @@ static int attr_option(struct cli *cli, void *ctx, int opt, const char *arg)
 }
 
 static const struct option attr_options[] = {
-	{"mode", required_argument, NULL, 'm'},
-	{"owner", required_argument, NULL, 'o'},
-	{0},
+    {"mode", required_argument, NULL, 'm'},
+    {"owner", required_argument, NULL, 'o'},
+    {0},
 };
 
 static int read_local(const char *path, char **ret, size_t *ret_len)
@@ -427,15 +428,15 @@ static int read_local(const char *path, char **ret, size_t *ret_len)
 
 static int fs_put_run(struct cli *cli, int argc, char **argv);
 static const struct cli_command cmd_fs_put = {
-	.name = "put",
-	.usage = "Usage: herd fs put [--mode MODE] [--owner UID:GID] LOCAL IMAGE:PART:/path\n"
-		 "\n"
-		 "Copy LOCAL ('-' for standard input) into the image, creating or replacing\n"
-		 "the file.  A new file gets mode 0644 and owner 0:0 unless given; an\n"
-		 "existing one keeps its mode and owner unless given.  Missing parent\n"
-		 "directories are an error (use 'herd fs mkdir').  FAT stores neither\n"
-		 "owner nor mode (a mode without write bits sets the read-only attribute).\n",
-	.run = fs_put_run,
+    .name = "put",
+    .usage = "Usage: herd fs put [--mode MODE] [--owner UID:GID] LOCAL IMAGE:PART:/path\n"
+	     "\n"
+	     "Copy LOCAL ('-' for standard input) into the image, creating or replacing\n"
+	     "the file.  A new file gets mode 0644 and owner 0:0 unless given; an\n"
+	     "existing one keeps its mode and owner unless given.  Missing parent\n"
+	     "directories are an error (use 'herd fs mkdir').  FAT stores neither\n"
+	     "owner nor mode (a mode without write bits sets the read-only attribute).\n",
+    .run = fs_put_run,
 };
 
 static int apply_attrs(struct fs_target *t, const struct attr_opts *a, struct herd_error *err)
@@ -481,12 +482,12 @@ static int fs_put_run(struct cli *cli, int argc, char **argv)
 
 static int fs_mkdir_run(struct cli *cli, int argc, char **argv);
 static const struct cli_command cmd_fs_mkdir = {
-	.name = "mkdir",
-	.usage = "Usage: herd fs mkdir [--mode MODE] [--owner UID:GID] IMAGE:PART:/dir\n"
-		 "\n"
-		 "Create a directory and any missing parents (mode 0755, owner 0:0 unless\n"
-		 "given).  An existing directory is not an error.\n",
-	.run = fs_mkdir_run,
+    .name = "mkdir",
+    .usage = "Usage: herd fs mkdir [--mode MODE] [--owner UID:GID] IMAGE:PART:/dir\n"
+	     "\n"
+	     "Create a directory and any missing parents (mode 0755, owner 0:0 unless\n"
+	     "given).  An existing directory is not an error.\n",
+    .run = fs_mkdir_run,
 };
 
 static int fs_mkdir_run(struct cli *cli, int argc, char **argv)
@@ -548,12 +549,12 @@ static int rm_tree(struct vfs *fs, const char *path, int depth, struct herd_erro
 
 static int fs_rm_run(struct cli *cli, int argc, char **argv);
 static const struct cli_command cmd_fs_rm = {
-	.name = "rm",
-	.usage = "Usage: herd fs rm [-r] IMAGE:PART:/path\n"
-		 "\n"
-		 "Remove a file or symlink; an empty directory; with -r a directory and\n"
-		 "everything below it.\n",
-	.run = fs_rm_run,
+    .name = "rm",
+    .usage = "Usage: herd fs rm [-r] IMAGE:PART:/path\n"
+	     "\n"
+	     "Remove a file or symlink; an empty directory; with -r a directory and\n"
+	     "everything below it.\n",
+    .run = fs_rm_run,
 };
 
 static int rm_option(struct cli *cli, void *ctx, int opt, const char *arg)
@@ -592,14 +593,14 @@ static int fs_rm_run(struct cli *cli, int argc, char **argv)
 
 static int fs_ln_run(struct cli *cli, int argc, char **argv);
 static const struct cli_command cmd_fs_ln = {
-	.name = "ln",
-	.usage = "Usage: herd fs ln -s TARGET IMAGE:PART:/path\n"
-		 "       herd fs ln /existing IMAGE:PART:/path\n"
-		 "\n"
-		 "With -s, create a symbolic link holding TARGET (any text; resolved inside\n"
-		 "the image when followed).  Without -s, create a hard link to /existing in\n"
-		 "the same filesystem.  FAT has neither.\n",
-	.run = fs_ln_run,
+    .name = "ln",
+    .usage = "Usage: herd fs ln -s TARGET IMAGE:PART:/path\n"
+	     "       herd fs ln /existing IMAGE:PART:/path\n"
+	     "\n"
+	     "With -s, create a symbolic link holding TARGET (any text; resolved inside\n"
+	     "the image when followed).  Without -s, create a hard link to /existing in\n"
+	     "the same filesystem.  FAT has neither.\n",
+    .run = fs_ln_run,
 };
 
 static int fs_ln_run(struct cli *cli, int argc, char **argv)
@@ -628,12 +629,12 @@ static int fs_ln_run(struct cli *cli, int argc, char **argv)
 
 static int fs_chmod_run(struct cli *cli, int argc, char **argv);
 static const struct cli_command cmd_fs_chmod = {
-	.name = "chmod",
-	.usage = "Usage: herd fs chmod MODE IMAGE:PART:/path\n"
-		 "\n"
-		 "Set permission bits (octal, e.g. 0600 or 4755).  Symlinks are not\n"
-		 "followed.\n",
-	.run = fs_chmod_run,
+    .name = "chmod",
+    .usage = "Usage: herd fs chmod MODE IMAGE:PART:/path\n"
+	     "\n"
+	     "Set permission bits (octal, e.g. 0600 or 4755).  Symlinks are not\n"
+	     "followed.\n",
+    .run = fs_chmod_run,
 };
 
 static int fs_chmod_run(struct cli *cli, int argc, char **argv)
@@ -658,11 +659,11 @@ static int fs_chmod_run(struct cli *cli, int argc, char **argv)
 
 static int fs_chown_run(struct cli *cli, int argc, char **argv);
 static const struct cli_command cmd_fs_chown = {
-	.name = "chown",
-	.usage = "Usage: herd fs chown UID:GID IMAGE:PART:/path\n"
-		 "\n"
-		 "Set numeric owner and group.  Symlinks are not followed.\n",
-	.run = fs_chown_run,
+    .name = "chown",
+    .usage = "Usage: herd fs chown UID:GID IMAGE:PART:/path\n"
+	     "\n"
+	     "Set numeric owner and group.  Symlinks are not followed.\n",
+    .run = fs_chown_run,
 };
 
 static int fs_chown_run(struct cli *cli, int argc, char **argv)
@@ -689,12 +690,12 @@ static int fs_chown_run(struct cli *cli, int argc, char **argv)
 
 static int fs_stat_run(struct cli *cli, int argc, char **argv);
 static const struct cli_command cmd_fs_stat = {
-	.name = "stat",
-	.usage = "Usage: herd fs stat [--json] IMAGE:PART:/path\n"
-		 "\n"
-		 "Show type, mode, owner, size, links, inode and modification time (UTC)\n"
-		 "of a path; a symlink is shown itself, with its target.\n",
-	.run = fs_stat_run,
+    .name = "stat",
+    .usage = "Usage: herd fs stat [--json] IMAGE:PART:/path\n"
+	     "\n"
+	     "Show type, mode, owner, size, links, inode and modification time (UTC)\n"
+	     "of a path; a symlink is shown itself, with its target.\n",
+    .run = fs_stat_run,
 };
 
 static int fs_stat_run(struct cli *cli, int argc, char **argv)
@@ -737,8 +738,8 @@ static int fs_stat_run(struct cli *cli, int argc, char **argv)
 /* ---- dispatch ---------------------------------------------------------- */
 
 static const struct cli_command *const fs_subcommands[] = {
-	&cmd_fs_ls, &cmd_fs_cat, &cmd_fs_get, &cmd_fs_put, &cmd_fs_rm,
-	&cmd_fs_mkdir, &cmd_fs_ln, &cmd_fs_chmod, &cmd_fs_chown, &cmd_fs_stat,
+    &cmd_fs_ls,	   &cmd_fs_cat, &cmd_fs_get,   &cmd_fs_put,   &cmd_fs_rm,
+    &cmd_fs_mkdir, &cmd_fs_ln,	&cmd_fs_chmod, &cmd_fs_chown, &cmd_fs_stat,
 };
 
 static int fs_run(struct cli *cli, int argc, char **argv)
@@ -747,27 +748,27 @@ static int fs_run(struct cli *cli, int argc, char **argv)
 }
 
 const struct cli_command cmd_fs = {
-	.name = "fs",
-	.summary = "files inside an image: ls, cat, put, get, rm, mkdir, ln, chmod, chown, stat",
-	.usage = "Usage: herd fs <subcommand> [options] IMAGE:PART:/path ...\n"
-		 "\n"
-		 "Work on files inside an image without mounting it, as any user.\n"
-		 "PART is a partition number, 'boot' (the FAT partition with config.txt)\n"
-		 "or 'root' (the ext4 root filesystem); 0 is the whole device.\n"
-		 "\n"
-		 "Subcommands:\n"
-		 "  ls [-l] LOC                    list a directory\n"
-		 "  cat LOC                        print a file\n"
-		 "  get LOC LOCAL                  copy a file out\n"
-		 "  put [--mode M] [--owner U:G] LOCAL LOC   copy a file in\n"
-		 "  rm [-r] LOC                    remove\n"
-		 "  mkdir [--mode M] [--owner U:G] LOC       make a directory (and parents)\n"
-		 "  ln -s TARGET LOC | ln /existing LOC      symbolic or hard link\n"
-		 "  chmod MODE LOC                 set permission bits\n"
-		 "  chown UID:GID LOC              set owner\n"
-		 "  stat LOC                       show metadata\n"
-		 "\n"
-		 "Changes go through a copy-on-write overlay committed only when the\n"
-		 "operation succeeded: a failed command leaves the image unchanged.\n",
-	.run = fs_run,
+    .name = "fs",
+    .summary = "files inside an image: ls, cat, put, get, rm, mkdir, ln, chmod, chown, stat",
+    .usage = "Usage: herd fs <subcommand> [options] IMAGE:PART:/path ...\n"
+	     "\n"
+	     "Work on files inside an image without mounting it, as any user.\n"
+	     "PART is a partition number, 'boot' (the FAT partition with config.txt)\n"
+	     "or 'root' (the ext4 root filesystem); 0 is the whole device.\n"
+	     "\n"
+	     "Subcommands:\n"
+	     "  ls [-l] LOC                    list a directory\n"
+	     "  cat LOC                        print a file\n"
+	     "  get LOC LOCAL                  copy a file out\n"
+	     "  put [--mode M] [--owner U:G] LOCAL LOC   copy a file in\n"
+	     "  rm [-r] LOC                    remove\n"
+	     "  mkdir [--mode M] [--owner U:G] LOC       make a directory (and parents)\n"
+	     "  ln -s TARGET LOC | ln /existing LOC      symbolic or hard link\n"
+	     "  chmod MODE LOC                 set permission bits\n"
+	     "  chown UID:GID LOC              set owner\n"
+	     "  stat LOC                       show metadata\n"
+	     "\n"
+	     "Changes go through a copy-on-write overlay committed only when the\n"
+	     "operation succeeded: a failed command leaves the image unchanged.\n",
+    .run = fs_run,
 };

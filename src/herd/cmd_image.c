@@ -22,7 +22,8 @@ static int parse_image_args(struct cli *cli, const struct cli_command *cmd, int 
 	if (r >= 0)
 		return r;
 	if (optind + 1 != argc)
-		return cli_usage_error(cli, optind >= argc ? "missing IMAGE" : "too many arguments");
+		return cli_usage_error(cli,
+				       optind >= argc ? "missing IMAGE" : "too many arguments");
 	*ret_path = argv[optind];
 	return -1;
 }
@@ -75,8 +76,7 @@ static json_t *info_json(const char *path, struct image *img, const struct part_
 			json_object_set_new(fs, "uuid", json_string(rows[i].fs.uuid));
 			json_object_set_new(fs, "size", json_integer((json_int_t)rows[i].fs.size));
 			json_object_set_new(fs, "used", json_integer((json_int_t)rows[i].fs.used));
-			json_object_set_new(fs, "block_size",
-					    json_integer(rows[i].fs.block_size));
+			json_object_set_new(fs, "block_size", json_integer(rows[i].fs.block_size));
 			json_object_set_new(o, "filesystem", fs);
 		} else {
 			json_object_set_new(o, "filesystem", json_null());
@@ -100,12 +100,12 @@ static json_t *info_json(const char *path, struct image *img, const struct part_
 	return root;
 }
 
-static void info_text(const char *path, struct image *img, const struct part_row *rows,
-		      unsigned n, const struct image_os *os, bool have_os)
+static void info_text(const char *path, struct image *img, const struct part_row *rows, unsigned n,
+		      const struct image_os *os, bool have_os)
 {
 	struct table *t = table_new(11);
-	static const char *const titles[] = {"#",  "START", "SIZE",  "TYPE",   "PARTUUID", "FS",
-					     "LABEL", "UUID", "FSSIZE", "USED", "NAME"};
+	static const char *const titles[] = {"#",     "START", "SIZE",	 "TYPE", "PARTUUID", "FS",
+					     "LABEL", "UUID",  "FSSIZE", "USED", "NAME"};
 	char size[32];
 
 	format_size(size, sizeof(size), blockdev_size(img->bd));
@@ -128,9 +128,8 @@ static void info_text(const char *path, struct image *img, const struct part_row
 	if (!t)
 		return;
 	for (size_t c = 0; c < 11; c++)
-		table_set_header(t, c, titles[c], (c == 1 || c == 2 || c == 8 || c == 9)
-							  ? TABLE_RIGHT
-							  : TABLE_LEFT);
+		table_set_header(t, c, titles[c],
+				 (c == 1 || c == 2 || c == 8 || c == 9) ? TABLE_RIGHT : TABLE_LEFT);
 	for (unsigned i = 0; i < n; i++) {
 		const struct ptable_partition *p = rows[i].p;
 		char num[16], start[32], psize[32], type[64], fssize[32], used[32];
@@ -143,17 +142,17 @@ static void info_text(const char *path, struct image *img, const struct part_row
 			format_size(used, sizeof(used), rows[i].fs.used);
 		}
 		const char *cells[11] = {
-			num,
-			start,
-			psize,
-			type,
-			p->partuuid[0] ? p->partuuid : NULL,
-			rows[i].has_fs ? rows[i].fs.type : NULL,
-			rows[i].has_fs && rows[i].fs.label[0] ? rows[i].fs.label : NULL,
-			rows[i].has_fs && rows[i].fs.uuid[0] ? rows[i].fs.uuid : NULL,
-			rows[i].has_fs ? fssize : NULL,
-			rows[i].has_fs ? used : NULL,
-			p->name[0] ? p->name : NULL,
+		    num,
+		    start,
+		    psize,
+		    type,
+		    p->partuuid[0] ? p->partuuid : NULL,
+		    rows[i].has_fs ? rows[i].fs.type : NULL,
+		    rows[i].has_fs && rows[i].fs.label[0] ? rows[i].fs.label : NULL,
+		    rows[i].has_fs && rows[i].fs.uuid[0] ? rows[i].fs.uuid : NULL,
+		    rows[i].has_fs ? fssize : NULL,
+		    rows[i].has_fs ? used : NULL,
+		    p->name[0] ? p->name : NULL,
 		};
 		table_add_row(t, cells);
 	}
@@ -166,30 +165,30 @@ static int image_info_run(struct cli *cli, int argc, char **argv);
 static int image_map_run(struct cli *cli, int argc, char **argv);
 
 static const struct cli_command cmd_image_info = {
-	.name = "info",
-	.summary = "partitions, filesystems and OS of an image",
-	.usage = "Usage: herd image info [--json] IMAGE\n"
-		 "\n"
-		 "Show the partition table (type, disk id), each partition (number, start,\n"
-		 "size, type, PARTUUID) with its filesystem (type, label, UUID, size, used)\n"
-		 "and the OS found on the root partition (/etc/os-release, /etc/rpi-issue).\n"
-		 "Reads only; works on a plain image file as an unprivileged user.\n",
-	.run = image_info_run,
+    .name = "info",
+    .summary = "partitions, filesystems and OS of an image",
+    .usage = "Usage: herd image info [--json] IMAGE\n"
+	     "\n"
+	     "Show the partition table (type, disk id), each partition (number, start,\n"
+	     "size, type, PARTUUID) with its filesystem (type, label, UUID, size, used)\n"
+	     "and the OS found on the root partition (/etc/os-release, /etc/rpi-issue).\n"
+	     "Reads only; works on a plain image file as an unprivileged user.\n",
+    .run = image_info_run,
 };
 
 static const struct cli_command cmd_image_map = {
-	.name = "map",
-	.summary = "byte ranges of an image that hold anything",
-	.usage = "Usage: herd image map [--json] IMAGE\n"
-		 "\n"
-		 "Print the used-block map: partition-table structures, gaps before and\n"
-		 "between partitions, every understood filesystem's metadata and allocated\n"
-		 "blocks, and every partition herd does not understand in full.  Zeroing\n"
-		 "everything outside the map leaves every file and fsck result unchanged;\n"
-		 "burn and build copy only these ranges.\n"
-		 "\n"
-		 "Text output: one 'START LENGTH' line per range (bytes), then a total.\n",
-	.run = image_map_run,
+    .name = "map",
+    .summary = "byte ranges of an image that hold anything",
+    .usage = "Usage: herd image map [--json] IMAGE\n"
+	     "\n"
+	     "Print the used-block map: partition-table structures, gaps before and\n"
+	     "between partitions, every understood filesystem's metadata and allocated\n"
+	     "blocks, and every partition herd does not understand in full.  Zeroing\n"
+	     "everything outside the map leaves every file and fsck result unchanged;\n"
+	     "burn and build copy only these ranges.\n"
+	     "\n"
+	     "Text output: one 'START LENGTH' line per range (bytes), then a total.\n",
+    .run = image_map_run,
 };
 
 static int image_info_run(struct cli *cli, int argc, char **argv)
@@ -269,9 +268,10 @@ static int image_map_run(struct cli *cli, int argc, char **argv)
 		format_size(human, sizeof(human), total);
 		format_size(whole, sizeof(whole), blockdev_size(img->bd));
 		printf("total %" PRIu64 " bytes (%s of %s, %.1f%%) in %zu ranges\n", total, human,
-		       whole, blockdev_size(img->bd) ? 100.0 * (double)total /
-							     (double)blockdev_size(img->bd)
-						     : 0.0,
+		       whole,
+		       blockdev_size(img->bd)
+			   ? 100.0 * (double)total / (double)blockdev_size(img->bd)
+			   : 0.0,
 		       map.count);
 		r = EXIT_OK;
 	}
@@ -281,26 +281,26 @@ static int image_map_run(struct cli *cli, int argc, char **argv)
 }
 
 static const struct cli_command *const image_subcommands[] = {
-	&cmd_image_info,
-	&cmd_image_map,
+    &cmd_image_info,
+    &cmd_image_map,
 };
 
 static int image_run(struct cli *cli, int argc, char **argv)
 {
-	return cli_dispatch(cli, &cmd_image, image_subcommands, sizeof(image_subcommands) / sizeof(image_subcommands[0]), argc,
-			    argv);
+	return cli_dispatch(cli, &cmd_image, image_subcommands,
+			    sizeof(image_subcommands) / sizeof(image_subcommands[0]), argc, argv);
 }
 
 const struct cli_command cmd_image = {
-	.name = "image",
-	.summary = "inspect images: partitions, filesystems, OS, used-block map",
-	.usage = "Usage: herd image <subcommand> [--json] ...\n"
-		 "\n"
-		 "Subcommands:\n"
-		 "  info IMAGE   partition table, partitions, filesystems, detected OS\n"
-		 "  map IMAGE    the used-block map (ranges that hold anything) and its total\n"
-		 "\n"
-		 "IMAGE is a raw image file (or a block device, read-only).\n"
-		 "'herd image <subcommand> --help' for details.\n",
-	.run = image_run,
+    .name = "image",
+    .summary = "inspect images: partitions, filesystems, OS, used-block map",
+    .usage = "Usage: herd image <subcommand> [--json] ...\n"
+	     "\n"
+	     "Subcommands:\n"
+	     "  info IMAGE   partition table, partitions, filesystems, detected OS\n"
+	     "  map IMAGE    the used-block map (ranges that hold anything) and its total\n"
+	     "\n"
+	     "IMAGE is a raw image file (or a block device, read-only).\n"
+	     "'herd image <subcommand> --help' for details.\n",
+    .run = image_run,
 };

@@ -19,9 +19,9 @@ static void test_merge(void **state)
 
 	assert_int_equal(rangeset_add(&s, 100, 10), 0);
 	assert_int_equal(rangeset_add(&s, 0, 10), 0);
-	assert_int_equal(rangeset_add(&s, 10, 5), 0);  /* touches [0,10) */
+	assert_int_equal(rangeset_add(&s, 10, 5), 0);	/* touches [0,10) */
 	assert_int_equal(rangeset_add(&s, 105, 20), 0); /* overlaps [100,110) */
-	assert_int_equal(rangeset_add(&s, 50, 0), 0);   /* ignored */
+	assert_int_equal(rangeset_add(&s, 50, 0), 0);	/* ignored */
 	assert_int_equal(rangeset_total(&s), 15 + 25);
 	assert_int_equal(s.count, 2);
 	assert_int_equal(s.ranges[0].offset, 0);
@@ -93,9 +93,9 @@ static void test_model(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_merge),
-		cmocka_unit_test(test_clip_align),
-		cmocka_unit_test(test_model),
+	    cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_clip_align),
+	    cmocka_unit_test(test_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,10 @@ struct rangeset {
 	bool sorted; /* ranges are sorted, merged and non-overlapping */
 };
 
-#define RANGESET_INIT {NULL, 0, 0, true}
+#define RANGESET_INIT                                                                              \
+	{                                                                                          \
+		NULL, 0, 0, true                                                                   \
+	}
 
 /* Returns 0 or -ENOMEM; -EOVERFLOW when offset+length wraps. */
 int rangeset_add(struct rangeset *set, uint64_t offset, uint64_t length);

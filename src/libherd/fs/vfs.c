@@ -12,8 +12,8 @@
 
 #include "base/macros.h"
 
-#define VFS_PATH_MAX    4096
-#define VFS_NAME_MAX    255
+#define VFS_PATH_MAX	4096
+#define VFS_NAME_MAX	255
 #define VFS_SYMLINK_MAX 40 /* hops, as Linux's MAXSYMLINKS */
 
 struct vfs {
@@ -25,8 +25,8 @@ struct vfs {
 
 /* Probe order: most specific signature first. */
 static const struct vfs_ops *const filesystems[] = {
-	&vfs_ext4_ops,
-	&vfs_fat_ops,
+    &vfs_ext4_ops,
+    &vfs_fat_ops,
 };
 
 /*
@@ -36,8 +36,7 @@ static const struct vfs_ops *const filesystems[] = {
  * filesystem — even where climbing would be harmless, it is a sign of a
  * mistake in a recipe or a hostile argument.
  */
-static int normalize(const char *path, bool clamp, char *out, size_t outlen,
-		     struct herd_error *err)
+static int normalize(const char *path, bool clamp, char *out, size_t outlen, struct herd_error *err)
 {
 	size_t len = 0;
 	const char *p = path;
@@ -64,9 +63,8 @@ static int normalize(const char *path, bool clamp, char *out, size_t outlen,
 			continue;
 		if (n == 2 && start[0] == '.' && start[1] == '.') {
 			if (!clamp)
-				return herd_error_set(err, EINVAL,
-						      "'%s': path escapes the filesystem ('..')",
-						      path);
+				return herd_error_set(
+				    err, EINVAL, "'%s': path escapes the filesystem ('..')", path);
 			while (len > 0 && out[len - 1] != '/')
 				len--;
 			if (len > 0)
@@ -75,8 +73,9 @@ static int normalize(const char *path, bool clamp, char *out, size_t outlen,
 			continue;
 		}
 		if (n > VFS_NAME_MAX)
-			return herd_error_set(err, ENAMETOOLONG, "'%.*s…': name longer than %d bytes",
-					      20, start, VFS_NAME_MAX);
+			return herd_error_set(err, ENAMETOOLONG,
+					      "'%.*s…': name longer than %d bytes", 20, start,
+					      VFS_NAME_MAX);
 		if (len + 1 + n + 1 > outlen)
 			return herd_error_set(err, ENAMETOOLONG, "path too long");
 		out[len++] = '/';
@@ -321,7 +320,8 @@ int vfs_mkdir(struct vfs *fs, const char *path, uint32_t mode, uint32_t uid, uin
 			*slash = '\0';
 		r = vfs_stat(fs, p, &st, NULL);
 		if (r == 0 && st.type != VFS_DIR)
-			return herd_error_set(err, ENOTDIR, "'%s' exists and is not a directory", p);
+			return herd_error_set(err, ENOTDIR, "'%s' exists and is not a directory",
+					      p);
 		if (r == -ENOENT)
 			r = fs->ops->mkdir(fs->fs, p, mode, uid, gid, err);
 		else if (r < 0)
@@ -377,8 +377,7 @@ int vfs_chmod(struct vfs *fs, const char *path, uint32_t mode, struct herd_error
 	return r < 0 ? r : fs->ops->chmod(fs->fs, p, mode & 07777, err);
 }
 
-int vfs_chown(struct vfs *fs, const char *path, uint32_t uid, uint32_t gid,
-	      struct herd_error *err)
+int vfs_chown(struct vfs *fs, const char *path, uint32_t uid, uint32_t gid, struct herd_error *err)
 {
 	char p[VFS_PATH_MAX];
 	int r = check_writable(fs, err);

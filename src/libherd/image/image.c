@@ -189,9 +189,10 @@ int image_find_partition(struct image *img, const char *spec, unsigned *ret_numb
 		bool boot = spec[0] == 'b';
 		if (find_role(img, boot, ret_number) == 0)
 			return 0;
-		return herd_error_set(err, ENOENT, "no %s partition (%s)", spec,
-				      boot ? "no FAT filesystem labelled bootfs or holding config.txt"
-					   : "no ext2/3/4 filesystem");
+		return herd_error_set(
+		    err, ENOENT, "no %s partition (%s)", spec,
+		    boot ? "no FAT filesystem labelled bootfs or holding config.txt"
+			 : "no ext2/3/4 filesystem");
 	}
 	return herd_error_set(err, EINVAL, "'%s' is not a partition number, 'boot' or 'root'",
 			      spec);
@@ -298,9 +299,9 @@ int image_parse_location(const char *spec, char **ret_image, char **ret_part, ch
 	while (part > spec && part[-1] != ':')
 		part--;
 	if (part == spec || part == path)
-		return herd_error_set(err, EINVAL,
-				      "'%s' is not IMAGE:PART:/path (PART is a number, boot or root)",
-				      spec);
+		return herd_error_set(
+		    err, EINVAL, "'%s' is not IMAGE:PART:/path (PART is a number, boot or root)",
+		    spec);
 	a = strndup(spec, (size_t)(part - 1 - spec));
 	b = strndup(part, (size_t)(path - part));
 	c = strdup(path + 1);

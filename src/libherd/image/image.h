@@ -26,20 +26,20 @@
 enum image_open_flags {
 	IMAGE_READ_ONLY = 0,
 	IMAGE_WRITABLE = 1 << 0, /* writes possible (through the overlay if requested) */
-	IMAGE_OVERLAY = 1 << 1,  /* buffer every write in memory until image_commit() */
+	IMAGE_OVERLAY = 1 << 1,	 /* buffer every write in memory until image_commit() */
 };
 
 struct image {
-	struct blockdev *file;   /* the image file or device itself */
-	struct blockdev *bd;     /* what everything reads and writes: file or overlay */
+	struct blockdev *file; /* the image file or device itself */
+	struct blockdev *bd;   /* what everything reads and writes: file or overlay */
 	struct ptable table;
 	unsigned flags;
 };
 
 struct image_os {
-	char id[32];          /* os-release ID: "debian", "raspbian", "ubuntu" */
-	char version_id[32];  /* "12" */
-	char codename[32];    /* VERSION_CODENAME: "bookworm" */
+	char id[32];	     /* os-release ID: "debian", "raspbian", "ubuntu" */
+	char version_id[32]; /* "12" */
+	char codename[32];   /* VERSION_CODENAME: "bookworm" */
 	char pretty_name[128];
 	char rpi_issue[256];  /* first line of /etc/rpi-issue, "" if absent */
 	bool raspberry_pi_os; /* /etc/rpi-issue present or ID=raspbian */
