@@ -27,24 +27,27 @@ enum ptable_type {
 };
 
 struct ptable_partition {
-	unsigned number;      /* 1-based as the kernel numbers them (MBR logicals from 5) */
-	uint64_t start;       /* bytes */
-	uint64_t size;        /* bytes */
-	uint8_t mbr_type;     /* MBR type byte, 0 for GPT */
-	bool bootable;        /* MBR active flag / GPT legacy BIOS bootable */
-	char type_guid[37];   /* GPT type GUID, lowercase, "" for MBR */
-	char partuuid[37];    /* GPT unique GUID, or MBR "<disk-id>-<NN>" */
-	char name[73];        /* GPT partition name (UTF-8), "" for MBR */
+	unsigned number;    /* 1-based as the kernel numbers them (MBR logicals from 5) */
+	uint64_t start;	    /* bytes */
+	uint64_t size;	    /* bytes */
+	uint8_t mbr_type;   /* MBR type byte, 0 for GPT */
+	bool bootable;	    /* MBR active flag / GPT legacy BIOS bootable */
+	char type_guid[37]; /* GPT type GUID, lowercase, "" for MBR */
+	char partuuid[37];  /* GPT unique GUID, or MBR "<disk-id>-<NN>" */
+	/* GPT partition name (UTF-8), "" for MBR: 36 UTF-16 units become at
+	 * most 3 UTF-8 bytes each (a surrogate pair: 4 bytes for 2 units). */
+	char name[36 * 3 + 1];
 };
 
 struct ptable {
 	enum ptable_type type;
-	uint32_t sector_size;   /* 512 (4096-byte-sector GPT is probed too) */
-	char disk_id[37];       /* MBR "1a2b3c4d" or GPT disk GUID */
+	uint32_t sector_size; /* 512 (4096-byte-sector GPT is probed too) */
+	char disk_id[37];     /* MBR "1a2b3c4d" or GPT disk GUID */
 	unsigned count;
 	struct ptable_partition partitions[PTABLE_MAX_PARTITIONS];
-	bool hybrid_mbr;        /* GPT with a non-protective MBR beside it */
-	char warning[256];      /* e.g. "primary GPT header CRC mismatch; using backup" */
+	bool hybrid_mbr;			    /* GPT with a non-protective MBR beside it */
+	uint64_t first_usable_lba, last_usable_lba; /* GPT header fields, 0 for MBR */
+	char warning[256]; /* e.g. "primary GPT header CRC mismatch; using backup" */
 	/* Byte ranges the table structures occupy (MBR sector, EBR chain, GPT
 	 * headers and entry arrays) — for the used-block map. */
 	unsigned meta_count;
