@@ -34,7 +34,9 @@ struct ptable_partition {
 	bool bootable;	    /* MBR active flag / GPT legacy BIOS bootable */
 	char type_guid[37]; /* GPT type GUID, lowercase, "" for MBR */
 	char partuuid[37];  /* GPT unique GUID, or MBR "<disk-id>-<NN>" */
-	char name[73];	    /* GPT partition name (UTF-8), "" for MBR */
+	/* GPT partition name (UTF-8), "" for MBR: 36 UTF-16 units become at
+	 * most 3 UTF-8 bytes each (a surrogate pair: 4 bytes for 2 units). */
+	char name[36 * 3 + 1];
 };
 
 struct ptable {
@@ -43,7 +45,8 @@ struct ptable {
 	char disk_id[37];     /* MBR "1a2b3c4d" or GPT disk GUID */
 	unsigned count;
 	struct ptable_partition partitions[PTABLE_MAX_PARTITIONS];
-	bool hybrid_mbr;   /* GPT with a non-protective MBR beside it */
+	bool hybrid_mbr;			    /* GPT with a non-protective MBR beside it */
+	uint64_t first_usable_lba, last_usable_lba; /* GPT header fields, 0 for MBR */
 	char warning[256]; /* e.g. "primary GPT header CRC mismatch; using backup" */
 	/* Byte ranges the table structures occupy (MBR sector, EBR chain, GPT
 	 * headers and entry arrays) — for the used-block map. */
