@@ -10,7 +10,7 @@
  *              the base is never modified until overlay_commit().  The
  *              dirty extents can be enumerated so burn can stream them
  *              in-line and build can write a new image from base+overlay;
- *   - memory:  a growable buffer (tests, fuzzers).
+ *   - memory:  a fixed-size buffer (tests, fuzzers).
  *
  * All I/O is all-or-nothing: blockdev_pread/pwrite return 0 when the full
  * length was transferred and a negative errno otherwise (reading or writing
@@ -39,7 +39,10 @@ enum blockdev_open_flags {
 
 /* Open a regular file or block device.  The size of a block device comes
  * from BLKGETSIZE64.  The fd is opened O_CLOEXEC and fstat'ed, never
- * stat-then-open. */
+ * stat-then-open.  BLOCKDEV_EXCLUSIVE and BLOCKDEV_DIRECT apply to block
+ * devices only (ignored for regular files); with BLOCKDEV_DIRECT any
+ * buffer/offset/length is accepted — unaligned requests go through an
+ * aligned bounce buffer. */
 int blockdev_open_file(const char *path, unsigned flags, struct blockdev **ret,
 		       struct herd_error *err);
 
@@ -82,6 +85,17 @@ int blockdev_overlay_extents(struct blockdev *overlay, blockdev_extent_cb cb, vo
 /* Overlay only: write every changed extent onto the base (which must be
  * writable), flush the base, and empty the overlay. */
 int blockdev_overlay_commit(struct blockdev *overlay, struct herd_error *err);
+
+/* Overlay only: drop every change (the base is untouched). */
+int blockdev_overlay_discard(struct blockdev *overlay, struct herd_error *err);
+
+/* Overlay only: bytes held by the overlay (whole chunks); 0 otherwise. */
+uint64_t blockdev_overlay_dirty_bytes(const struct blockdev *overlay);
+
+bool blockdev_is_overlay(const struct blockdev *bd);
+
+/* Replace the name used in messages (e.g. "image.img partition 2"). */
+int blockdev_set_name(struct blockdev *bd, const char *name, struct herd_error *err);
 
 /* The underlying base of a view or overlay (no new reference), NULL for files. */
 struct blockdev *blockdev_base(struct blockdev *bd);
