@@ -3,7 +3,7 @@
  *
  * The BPB is read through bounds-checked little-endian helpers and checked
  * the way fatgen103 describes ("BPB" and "FAT Type Determination"): the
- * type follows from the cluster count alone (< 4085 FAT12, < 65525 FAT16,
+ * type follows from the cluster count (< 4085 FAT12, < 65525 FAT16,
  * else FAT32), never from the BS_FilSysType string.  A filesystem may be
  * smaller than its blockdev (partition slack) but never larger.
  *
@@ -100,12 +100,18 @@ int fat_parse_bpb(const uint8_t *s, size_t len, uint64_t device_size, struct fat
 	if (g.cluster_count == 0)
 		return herd_error_set(err, EINVAL, "FAT: bad BPB: no data clusters");
 
-	/* fatgen103 "FAT Type Determination". */
+	/* fatgen103 "FAT Type Determination".  One deviation, shared with
+	 * Linux and dosfstools: a BPB with the FAT32 layout (BPB_FATSz16 = 0
+	 * and no fixed root) is FAT32 even below 65525 clusters, because
+	 * mkfs.fat -F 32 makes such volumes (e.g. 256 MiB with 4 KiB
+	 * clusters) and reading their FAT as 16-bit would be wrong. */
 	if (g.cluster_count < 4085)
 		g.type = FAT12;
 	else if (g.cluster_count < 65525)
 		g.type = FAT16;
 	else
+		g.type = FAT32;
+	if (fat16_size == 0 && g.root_entries == 0)
 		g.type = FAT32;
 
 	if (g.type == FAT32) {

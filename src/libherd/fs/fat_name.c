@@ -261,8 +261,10 @@ int fat_make_short_name(const uint16_t *u, size_t n, const uint8_t *existing,
 	}
 
 	/* Basis name: skip leading dots, base before the last dot. */
-	while (start < n && (u[start] == '.' || u[start] == ' '))
+	while (start < n && (u[start] == '.' || u[start] == ' ')) {
 		start++;
+		lossy = true;
+	}
 	for (size_t i = start; i < n; i++)
 		if (u[i] == '.')
 			last_dot = i;
