@@ -76,8 +76,7 @@ static void expect_file(struct fixture *f, void *fs, const char *path, const uin
 	free(got);
 }
 
-static void expect_mtools_file(struct fixture *f, const char *path, const uint8_t *data,
-			       size_t len)
+static void expect_mtools_file(struct fixture *f, const char *path, const uint8_t *data, size_t len)
 {
 	size_t got_len;
 	uint8_t *got = mtools_get(f->dir, f->img, path, &got_len);
@@ -317,9 +316,8 @@ static void test_mtools_populated(void **state)
 	{
 		uint8_t part[600];
 		size_t got;
-		assert_int_equal(vfs_fat_ops.read(fs, "/KERNEL8.IMG", 4700, part, sizeof(part),
-						  &got, &err),
-				 0);
+		assert_int_equal(
+		    vfs_fat_ops.read(fs, "/KERNEL8.IMG", 4700, part, sizeof(part), &got, &err), 0);
 		assert_int_equal(got, 300);
 		assert_memory_equal(part, data + 4700, 300);
 	}
@@ -375,8 +373,7 @@ static void test_rename_and_metadata(void **state)
 	assert_int_equal(vfs_fat_ops.write(fs, "/c/target.txt", "x", 1,
 					   VFS_WRITE_CREATE | VFS_WRITE_EXCL, 0644, 0, 0, &err),
 			 -EEXIST);
-	assert_int_equal(vfs_fat_ops.write(fs, "/c/nothere", "x", 1, 0, 0644, 0, 0, &err),
-			 -ENOENT);
+	assert_int_equal(vfs_fat_ops.write(fs, "/c/nothere", "x", 1, 0, 0644, 0, 0, &err), -ENOENT);
 	/* file replaces file, across directories */
 	assert_int_equal(vfs_fat_ops.rename(fs, "/a/b/file.txt", "/c/target.txt", &err), 0);
 	expect_file(f, fs, "/c/target.txt", (const uint8_t *)"one", 3);
@@ -486,18 +483,18 @@ static void test_bad_bpb(void **state)
 		size_t len;
 		const char *fragment;
 	} cases[] = {
-		{11, {0x00, 0x03}, 2, "bytes per sector"},   /* 768 */
-		{11, {0x00, 0x20}, 2, "bytes per sector"},   /* 8192 */
-		{13, {3}, 1, "sectors per cluster"},
-		{13, {0}, 1, "sectors per cluster"},
-		{14, {0, 0}, 2, "reserved"},
-		{16, {0}, 1, "FAT copies"},
-		{16, {9}, 1, "FAT copies"},
-		{22, {0, 0}, 2, "bad BPB"},
-		{22, {1, 0}, 2, "too small"},
-		{19, {0x10, 0}, 2, "fills the volume"},
-		{17, {0, 0}, 2, "without root directory"},
-		{0, {0}, 1, "jump"},
+	    {11, {0x00, 0x03}, 2, "bytes per sector"}, /* 768 */
+	    {11, {0x00, 0x20}, 2, "bytes per sector"}, /* 8192 */
+	    {13, {3}, 1, "sectors per cluster"},
+	    {13, {0}, 1, "sectors per cluster"},
+	    {14, {0, 0}, 2, "reserved"},
+	    {16, {0}, 1, "FAT copies"},
+	    {16, {9}, 1, "FAT copies"},
+	    {22, {0, 0}, 2, "bad BPB"},
+	    {22, {1, 0}, 2, "too small"},
+	    {19, {0x10, 0}, 2, "fills the volume"},
+	    {17, {0, 0}, 2, "without root directory"},
+	    {0, {0}, 1, "jump"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -545,7 +542,7 @@ static void test_chain_loop_and_crosslink(void **state)
 	fill_pattern(buf, sizeof(buf), 3);
 	make_image(f->img, 16, 8192, "-s 1 -S 512");
 	fs = fat_open(f->img, true);
-	fat_put(fs, "/loop.bin", buf, 2048, VFS_WRITE_CREATE);  /* 4 clusters */
+	fat_put(fs, "/loop.bin", buf, 2048, VFS_WRITE_CREATE);	/* 4 clusters */
 	fat_put(fs, "/other.bin", buf, 1024, VFS_WRITE_CREATE); /* 2 clusters */
 	assert_int_equal(vfs_fat_ops.lstat(fs, "/loop.bin", &st, &err), 0);
 	fat_close(fs);
@@ -744,23 +741,23 @@ static void test_small_put_speed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_info, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roundtrip_fat12, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roundtrip_fat16, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roundtrip_fat32, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roundtrip_fat32_4k, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mtools_populated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_non_bmp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rename_and_metadata, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_short_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_bpb, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_smaller_than_device, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chain_loop_and_crosslink, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_root_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_used_ranges, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fsinfo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_small_put_speed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_info, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_fat12, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_fat16, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_fat32, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_fat32_4k, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mtools_populated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_non_bmp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_and_metadata, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_short_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_bpb, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_smaller_than_device, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chain_loop_and_crosslink, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_used_ranges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fsinfo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_small_put_speed, setup, teardown),
 	};
 
 	tool_env();

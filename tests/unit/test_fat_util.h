@@ -30,7 +30,7 @@ extern char **environ;
 
 /* Run argv (NULL-terminated); stdout+stderr captured into *ret_out
  * (malloc'ed, may be NULL to discard).  Returns the exit status or -1. */
-static int tool_run(char *const argv[], char **ret_out)
+static inline int tool_run(char *const argv[], char **ret_out)
 {
 	char path[] = "/tmp/herd-fat-tool-XXXXXX";
 	int fd = mkostemp(path, O_CLOEXEC), status = -1;
@@ -67,12 +67,12 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 	return remove(path);
 }
 
-static void tmpdir_remove(const char *dir)
+static inline void tmpdir_remove(const char *dir)
 {
 	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void tool_env(void)
+static inline void tool_env(void)
 {
 	setenv("MTOOLS_SKIP_CHECK", "1", 1);
 	setenv("LC_ALL", "C.UTF-8", 1);
@@ -80,7 +80,7 @@ static void tool_env(void)
 }
 
 /* mkfs.fat -C IMG SIZE_KIB -F TYPE [extra...] */
-static void make_image(const char *img, int type, unsigned size_kib, const char *extra)
+static inline void make_image(const char *img, int type, unsigned size_kib, const char *extra)
 {
 	char type_s[8], size_s[16], cmd[1024];
 	char *out = NULL;
@@ -88,8 +88,8 @@ static void make_image(const char *img, int type, unsigned size_kib, const char 
 	snprintf(type_s, sizeof(type_s), "%d", type);
 	snprintf(size_s, sizeof(size_s), "%u", size_kib);
 	unlink(img);
-	snprintf(cmd, sizeof(cmd), "mkfs.fat -C -F %s %s '%s' %s", type_s, extra ? extra : "",
-		 img, size_s);
+	snprintf(cmd, sizeof(cmd), "mkfs.fat -C -F %s %s '%s' %s", type_s, extra ? extra : "", img,
+		 size_s);
 	char *argv[] = {"sh", "-c", cmd, NULL};
 	if (tool_run(argv, &out) != 0)
 		fail_msg("mkfs failed: %s: %s", cmd, out);
@@ -98,7 +98,7 @@ static void make_image(const char *img, int type, unsigned size_kib, const char 
 
 /* fsck.fat -n must exit 0 and print nothing but its banner and the
  * one-line summary ("IMG: N files, a/b clusters"). */
-static void fsck_clean(const char *img)
+static inline void fsck_clean(const char *img)
 {
 	char *argv[] = {"fsck.fat", "-n", (char *)img, NULL};
 	char *out = NULL;
@@ -111,7 +111,7 @@ static void fsck_clean(const char *img)
 	free(out);
 }
 
-static void *fat_open(const char *img, bool writable)
+static inline void *fat_open(const char *img, bool writable)
 {
 	struct herd_error err = {0};
 	struct blockdev *bd = NULL;
@@ -127,7 +127,7 @@ static void *fat_open(const char *img, bool writable)
 	return fs;
 }
 
-static void fat_close(void *fs)
+static inline void fat_close(void *fs)
 {
 	struct herd_error err = {0};
 
@@ -135,7 +135,7 @@ static void fat_close(void *fs)
 		fail_msg("unmount: %s", err.message);
 }
 
-static void fat_put(void *fs, const char *path, const void *data, size_t len, unsigned flags)
+static inline void fat_put(void *fs, const char *path, const void *data, size_t len, unsigned flags)
 {
 	struct herd_error err = {0};
 
@@ -144,7 +144,7 @@ static void fat_put(void *fs, const char *path, const void *data, size_t len, un
 }
 
 /* Whole file through herd. */
-static uint8_t *fat_get_all(void *fs, const char *path, size_t *ret_len)
+static inline uint8_t *fat_get_all(void *fs, const char *path, size_t *ret_len)
 {
 	struct herd_error err = {0};
 	struct vfs_stat st;
@@ -163,7 +163,8 @@ static uint8_t *fat_get_all(void *fs, const char *path, size_t *ret_len)
 }
 
 /* Whole file through mtools (mcopy to a scratch file). */
-static uint8_t *mtools_get(const char *dir, const char *img, const char *path, size_t *ret_len)
+static inline uint8_t *mtools_get(const char *dir, const char *img, const char *path,
+				  size_t *ret_len)
 {
 	char src[4096], dst[4096];
 	char *out = NULL;
@@ -191,7 +192,7 @@ static uint8_t *mtools_get(const char *dir, const char *img, const char *path, s
 }
 
 /* `mdir -/ -b` recursive listing: one "::/path" per line, dirs end in '/'. */
-static char *mtools_tree(const char *img)
+static inline char *mtools_tree(const char *img)
 {
 	char *argv[] = {"mdir", "-/", "-b", "-i", (char *)img, "::/", NULL};
 	char *out = NULL;
@@ -201,7 +202,7 @@ static char *mtools_tree(const char *img)
 	return out;
 }
 
-static bool line_present(const char *text, const char *line)
+static inline bool line_present(const char *text, const char *line)
 {
 	size_t n = strlen(line);
 
@@ -215,7 +216,7 @@ static bool line_present(const char *text, const char *line)
 	return false;
 }
 
-static void fill_pattern(uint8_t *buf, size_t len, uint32_t seed)
+static inline void fill_pattern(uint8_t *buf, size_t len, uint32_t seed)
 {
 	for (size_t i = 0; i < len; i++) {
 		seed = seed * 1103515245u + 12345u;

@@ -84,8 +84,7 @@ static int file_chain(struct fat_fs *fs, const struct fat_node *node, const char
 	int r;
 
 	if (first == 0 && size != 0)
-		return herd_error_set(err, EIO, "FAT: %s has %u bytes but no clusters", path,
-				      size);
+		return herd_error_set(err, EIO, "FAT: %s has %u bytes but no clusters", path, size);
 	r = fat_chain_collect(fs, first, path, ret, &count, err);
 	if (r < 0)
 		return r;
@@ -185,8 +184,8 @@ static int fat_read(void *opaque, const char *path, uint64_t offset, void *buf, 
 
 /* Resize a file's chain to hold new_size bytes.  `extra` are clusters
  * already claimed by fat_find_free (exactly the number missing). */
-static int resize_chain(struct fat_fs *fs, struct fat_node *node, uint32_t **chain,
-			size_t *count, size_t need, const uint32_t *extra, struct herd_error *err)
+static int resize_chain(struct fat_fs *fs, struct fat_node *node, uint32_t **chain, size_t *count,
+			size_t need, const uint32_t *extra, struct herd_error *err)
 {
 	int r;
 
@@ -388,8 +387,8 @@ out:
 
 /* Write "." and ".." into a new directory cluster (fatgen103 "FAT
  * Directories": ".." of a child of the root holds cluster 0). */
-static int write_dot_entries(struct fat_fs *fs, uint32_t self, uint32_t parent,
-			     const uint8_t *tmpl, struct herd_error *err)
+static int write_dot_entries(struct fat_fs *fs, uint32_t self, uint32_t parent, const uint8_t *tmpl,
+			     struct herd_error *err)
 {
 	uint8_t dots[2 * FAT_DIRENT_SIZE];
 
@@ -531,8 +530,7 @@ static int fat_rmdir(void *opaque, const char *path, struct herd_error *err)
 }
 
 /* Read the cluster a directory's ".." points at (0 = root). */
-static int dotdot_of(struct fat_fs *fs, uint32_t dir_cluster, uint32_t *ret,
-		     struct herd_error *err)
+static int dotdot_of(struct fat_fs *fs, uint32_t dir_cluster, uint32_t *ret, struct herd_error *err)
 {
 	uint8_t e[FAT_DIRENT_SIZE];
 	int r;
@@ -662,8 +660,8 @@ static int fat_rename(void *opaque, const char *from, const char *to, struct her
 		} else {
 			uint32_t *chain = NULL;
 			size_t count;
-			r = fat_chain_collect(fs, fat_node_cluster(fs, &target), to, &chain,
-					      &count, err);
+			r = fat_chain_collect(fs, fat_node_cluster(fs, &target), to, &chain, &count,
+					      err);
 			if (r >= 0)
 				r = fat_dir_remove(fs, &target, err);
 			if (r >= 0)
@@ -767,9 +765,9 @@ static int fat_chown(void *opaque, const char *path, uint32_t uid, uint32_t gid,
 	if (r < 0)
 		return r;
 	if (uid != 0 || gid != 0)
-		return herd_error_set(err, EPERM,
-				      "FAT: %s: FAT has no owners, only 0:0 is possible (got %u:%u)",
-				      path, uid, gid);
+		return herd_error_set(
+		    err, EPERM, "FAT: %s: FAT has no owners, only 0:0 is possible (got %u:%u)",
+		    path, uid, gid);
 	return 0;
 }
 
@@ -784,32 +782,31 @@ static int fat_link(void *fs, const char *existing, const char *path, struct her
 	return herd_error_set(err, EOPNOTSUPP, "FAT: %s: FAT has no hard links", path);
 }
 
-static int fat_readlink(void *fs, const char *path, char *buf, size_t len,
-			struct herd_error *err)
+static int fat_readlink(void *fs, const char *path, char *buf, size_t len, struct herd_error *err)
 {
 	return herd_error_set(err, EOPNOTSUPP, "FAT: %s: FAT has no symbolic links", path);
 }
 
 const struct vfs_ops vfs_fat_ops = {
-	.name = "fat",
-	.probe = fat_probe,
-	.mount = fat_mount,
-	.unmount = fat_unmount,
-	.info = fat_info,
-	.lstat = fat_lstat,
-	.read = fat_read,
-	.write = fat_write,
-	.truncate = fat_truncate,
-	.mkdir = fat_mkdir,
-	.symlink = fat_symlink,
-	.link = fat_link,
-	.readlink = fat_readlink,
-	.chmod = fat_chmod,
-	.chown = fat_chown,
-	.utimes = fat_utimes,
-	.unlink = fat_unlink,
-	.rmdir = fat_rmdir,
-	.rename = fat_rename,
-	.readdir = fat_readdir,
-	.used_ranges = fat_used_ranges,
+    .name = "fat",
+    .probe = fat_probe,
+    .mount = fat_mount,
+    .unmount = fat_unmount,
+    .info = fat_info,
+    .lstat = fat_lstat,
+    .read = fat_read,
+    .write = fat_write,
+    .truncate = fat_truncate,
+    .mkdir = fat_mkdir,
+    .symlink = fat_symlink,
+    .link = fat_link,
+    .readlink = fat_readlink,
+    .chmod = fat_chmod,
+    .chown = fat_chown,
+    .utimes = fat_utimes,
+    .unlink = fat_unlink,
+    .rmdir = fat_rmdir,
+    .rename = fat_rename,
+    .readdir = fat_readdir,
+    .used_ranges = fat_used_ranges,
 };

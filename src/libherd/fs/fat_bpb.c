@@ -20,7 +20,7 @@
 
 #include "fs/fat_internal.h"
 
-#define FSINFO_LEAD_SIG   0x41615252u
+#define FSINFO_LEAD_SIG	  0x41615252u
 #define FSINFO_STRUCT_SIG 0x61417272u
 
 static bool is_power_of_two(uint32_t v)
@@ -85,8 +85,8 @@ int fat_parse_bpb(const uint8_t *s, size_t len, uint64_t device_size, struct fat
 		return herd_error_set(err, EINVAL, "FAT: bad BPB: total sector count is zero");
 
 	root_dir_sectors = (g.root_entries * 32 + g.bytes_per_sector - 1) / g.bytes_per_sector;
-	meta_sectors = (uint64_t)g.reserved_sectors + (uint64_t)g.num_fats * g.fat_sectors +
-		       root_dir_sectors;
+	meta_sectors =
+	    (uint64_t)g.reserved_sectors + (uint64_t)g.num_fats * g.fat_sectors + root_dir_sectors;
 	if (meta_sectors >= g.total_sectors)
 		return herd_error_set(err, EINVAL,
 				      "FAT: bad BPB: metadata (%llu sectors) fills the volume "

@@ -23,7 +23,7 @@
 #include "fs/fat_internal.h"
 
 /* Byte offsets of the 13 UTF-16 units inside an LFN slot. */
-static const uint8_t lfn_unit_offsets[FAT_LFN_CHARS] = {1,  3,  5,  7,  9,  14, 16,
+static const uint8_t lfn_unit_offsets[FAT_LFN_CHARS] = {1,  3,	5,  7,	9,  14, 16,
 							18, 20, 22, 24, 28, 30};
 
 int fat_dir_load(struct fat_fs *fs, uint32_t first_cluster, const char *what, struct fat_dir *ret,
@@ -52,7 +52,7 @@ int fat_dir_load(struct fat_fs *fs, uint32_t first_cluster, const char *what, st
 		return r;
 	if (dir.cluster_count == 0 ||
 	    (uint64_t)dir.cluster_count * fs->g.cluster_size >
-		    (uint64_t)FAT_DIR_MAX_ENTRIES * FAT_DIRENT_SIZE + fs->g.cluster_size) {
+		(uint64_t)FAT_DIR_MAX_ENTRIES * FAT_DIRENT_SIZE + fs->g.cluster_size) {
 		free(dir.clusters);
 		return herd_error_set(err, EIO, "FAT: directory %s is larger than 2 MiB", what);
 	}
@@ -97,8 +97,7 @@ static bool is_dot_entry(const uint8_t *e)
 	return memcmp(e, ".          ", 11) == 0 || memcmp(e, "..         ", 11) == 0;
 }
 
-int fat_dir_next(struct fat_fs *fs, const struct fat_dir *dir, size_t *pos,
-		 struct fat_node *node)
+int fat_dir_next(struct fat_fs *fs, const struct fat_dir *dir, size_t *pos, struct fat_node *node)
 {
 	uint16_t units[FAT_LFN_MAX_SLOTS * FAT_LFN_CHARS];
 	unsigned next_ord = 0, total = 0;
@@ -136,7 +135,7 @@ int fat_dir_next(struct fat_fs *fs, const struct fat_dir *dir, size_t *pos,
 			}
 			for (size_t i = 0; i < FAT_LFN_CHARS; i++)
 				units[(ord - 1) * FAT_LFN_CHARS + i] =
-					fat_le16(e, FAT_DIRENT_SIZE, lfn_unit_offsets[i]);
+				    fat_le16(e, FAT_DIRENT_SIZE, lfn_unit_offsets[i]);
 			next_ord--;
 			continue;
 		}
@@ -317,8 +316,8 @@ int fat_dir_plan(struct fat_fs *fs, const struct fat_dir *dir, const char *name,
 	}
 	memcpy(plan.slots[lfn_slots], tmpl, FAT_DIRENT_SIZE);
 	memcpy(plan.slots[lfn_slots], short_name, 11);
-	plan.slots[lfn_slots][12] = (uint8_t)((tmpl[12] & ~(FAT_NT_LOWER_BASE | FAT_NT_LOWER_EXT)) |
-					      nt);
+	plan.slots[lfn_slots][12] =
+	    (uint8_t)((tmpl[12] & ~(FAT_NT_LOWER_BASE | FAT_NT_LOWER_EXT)) | nt);
 	plan.slot_count = need = lfn_slots + 1;
 
 	/* First run of `need` free slots; after the 0x00 end marker every
@@ -347,8 +346,8 @@ int fat_dir_plan(struct fat_fs *fs, const struct fat_dir *dir, const char *name,
 		if (slots + missing > FAT_DIR_MAX_ENTRIES)
 			return herd_error_set(err, ENOSPC, "FAT: directory full (65536 entries)");
 		plan.slot_index = slots - run;
-		plan.grow_clusters = (missing * FAT_DIRENT_SIZE + fs->g.cluster_size - 1) /
-				     fs->g.cluster_size;
+		plan.grow_clusters =
+		    (missing * FAT_DIRENT_SIZE + fs->g.cluster_size - 1) / fs->g.cluster_size;
 	}
 	*ret = plan;
 	return 0;
@@ -360,8 +359,8 @@ int fat_dir_commit(struct fat_fs *fs, struct fat_dir *dir, struct fat_entry_plan
 	int r;
 
 	if (plan->grow_clusters) {
-		uint32_t *all = realloc(dir->clusters, (dir->cluster_count + plan->grow_clusters) *
-							       sizeof(*all));
+		uint32_t *all = realloc(dir->clusters,
+					(dir->cluster_count + plan->grow_clusters) * sizeof(*all));
 		if (!all)
 			return herd_error_set(err, ENOMEM, "FAT: out of memory");
 		dir->clusters = all;
@@ -458,8 +457,10 @@ void fat_node_stat(const struct fat_fs *fs, const struct fat_node *node, struct 
 		st.mode &= ~0222u;
 	st.size = st.type == VFS_DIR ? 0 : fat_le32(e, FAT_DIRENT_SIZE, 28);
 	st.ino = fat_node_cluster(fs, node);
-	st.mtime = fat_time_decode(fat_le16(e, FAT_DIRENT_SIZE, 24), fat_le16(e, FAT_DIRENT_SIZE, 22));
+	st.mtime =
+	    fat_time_decode(fat_le16(e, FAT_DIRENT_SIZE, 24), fat_le16(e, FAT_DIRENT_SIZE, 22));
 	st.atime = fat_time_decode(fat_le16(e, FAT_DIRENT_SIZE, 18), 0);
-	st.ctime = fat_time_decode(fat_le16(e, FAT_DIRENT_SIZE, 16), fat_le16(e, FAT_DIRENT_SIZE, 14));
+	st.ctime =
+	    fat_time_decode(fat_le16(e, FAT_DIRENT_SIZE, 16), fat_le16(e, FAT_DIRENT_SIZE, 14));
 	*ret = st;
 }

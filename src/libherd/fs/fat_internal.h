@@ -27,25 +27,25 @@
 #include "blk/blockdev.h"
 #include "fs/vfs.h"
 
-#define FAT_DIRENT_SIZE     32
-#define FAT_ATTR_READ_ONLY  0x01
-#define FAT_ATTR_HIDDEN     0x02
-#define FAT_ATTR_SYSTEM     0x04
-#define FAT_ATTR_VOLUME_ID  0x08
-#define FAT_ATTR_DIRECTORY  0x10
-#define FAT_ATTR_ARCHIVE    0x20
-#define FAT_ATTR_LONG_NAME  0x0f
-#define FAT_NT_LOWER_BASE   0x08
-#define FAT_NT_LOWER_EXT    0x10
-#define FAT_DELETED         0xe5
-#define FAT_LFN_LAST        0x40
-#define FAT_LFN_CHARS       13
-#define FAT_LFN_MAX_UNITS   255
-#define FAT_LFN_MAX_SLOTS   20 /* ceil(255 / 13) */
-#define FAT_NAME_MAX_UTF8   (FAT_LFN_MAX_UNITS * 3 + 1)
+#define FAT_DIRENT_SIZE	   32
+#define FAT_ATTR_READ_ONLY 0x01
+#define FAT_ATTR_HIDDEN	   0x02
+#define FAT_ATTR_SYSTEM	   0x04
+#define FAT_ATTR_VOLUME_ID 0x08
+#define FAT_ATTR_DIRECTORY 0x10
+#define FAT_ATTR_ARCHIVE   0x20
+#define FAT_ATTR_LONG_NAME 0x0f
+#define FAT_NT_LOWER_BASE  0x08
+#define FAT_NT_LOWER_EXT   0x10
+#define FAT_DELETED	   0xe5
+#define FAT_LFN_LAST	   0x40
+#define FAT_LFN_CHARS	   13
+#define FAT_LFN_MAX_UNITS  255
+#define FAT_LFN_MAX_SLOTS  20 /* ceil(255 / 13) */
+#define FAT_NAME_MAX_UTF8  (FAT_LFN_MAX_UNITS * 3 + 1)
 /* fatgen103 "FAT Directories": at most 65536 entries (2 MiB) per directory. */
 #define FAT_DIR_MAX_ENTRIES 65536
-#define FAT_CHUNK_SIZE      65536u /* FAT cache granularity in bytes */
+#define FAT_CHUNK_SIZE	    65536u /* FAT cache granularity in bytes */
 #define FAT_FREE_UNKNOWN    0xffffffffu
 
 /* Bounds-checked little-endian access: out-of-range reads give 0 and
@@ -62,8 +62,8 @@ static inline uint32_t fat_le32(const uint8_t *buf, size_t len, size_t off)
 {
 	if (off > len || len - off < 4)
 		return 0;
-	return (uint32_t)buf[off] | ((uint32_t)buf[off + 1] << 8) |
-	       ((uint32_t)buf[off + 2] << 16) | ((uint32_t)buf[off + 3] << 24);
+	return (uint32_t)buf[off] | ((uint32_t)buf[off + 1] << 8) | ((uint32_t)buf[off + 2] << 16) |
+	       ((uint32_t)buf[off + 3] << 24);
 }
 
 static inline void fat_put16(uint8_t *buf, size_t len, size_t off, uint16_t v)
@@ -92,19 +92,19 @@ struct fat_geometry {
 	uint32_t cluster_size;
 	uint32_t reserved_sectors;
 	uint32_t num_fats;
-	uint32_t fat_sectors;    /* per FAT copy */
-	uint32_t root_entries;   /* FAT12/16 fixed root */
+	uint32_t fat_sectors;  /* per FAT copy */
+	uint32_t root_entries; /* FAT12/16 fixed root */
 	uint64_t total_sectors;
-	uint32_t cluster_count;  /* data clusters: valid numbers 2..cluster_count+1 */
-	uint32_t root_cluster;   /* FAT32 */
-	uint32_t fsinfo_sector;  /* FAT32, 0 = none */
-	uint32_t active_fat;     /* FAT32 with mirroring disabled, else 0 */
-	bool mirrored;           /* write every FAT copy */
-	uint64_t fat_offset;     /* first FAT copy */
-	uint64_t fat_bytes;      /* one FAT copy */
-	uint64_t root_offset;    /* FAT12/16 root region */
+	uint32_t cluster_count; /* data clusters: valid numbers 2..cluster_count+1 */
+	uint32_t root_cluster;	/* FAT32 */
+	uint32_t fsinfo_sector; /* FAT32, 0 = none */
+	uint32_t active_fat;	/* FAT32 with mirroring disabled, else 0 */
+	bool mirrored;		/* write every FAT copy */
+	uint64_t fat_offset;	/* first FAT copy */
+	uint64_t fat_bytes;	/* one FAT copy */
+	uint64_t root_offset;	/* FAT12/16 root region */
 	uint64_t root_bytes;
-	uint64_t data_offset;    /* cluster 2 */
+	uint64_t data_offset; /* cluster 2 */
 	uint32_t volume_id;
 	bool has_volume_id;
 	char bpb_label[12];
@@ -125,12 +125,12 @@ struct fat_fs {
 	uint32_t next_free;  /* allocation hint (FSInfo FSI_Nxt_Free) */
 	bool fsinfo_valid;
 	bool fsinfo_dirty;
-	bool dirty;          /* anything written since mount */
+	bool dirty; /* anything written since mount */
 };
 
 /* fat_bpb.c */
-int fat_parse_bpb(const uint8_t *sector, size_t len, uint64_t device_size,
-		  struct fat_geometry *ret, struct herd_error *err);
+int fat_parse_bpb(const uint8_t *sector, size_t len, uint64_t device_size, struct fat_geometry *ret,
+		  struct herd_error *err);
 int fat_flush(struct fat_fs *fs, struct herd_error *err);
 void fat_fs_free(struct fat_fs *fs);
 int fat_mount(struct blockdev *bd, bool writable, void **ret_fs, struct herd_error *err);
@@ -175,8 +175,7 @@ int fat_zero_clusters(struct fat_fs *fs, const uint32_t *clusters, size_t count,
 /* fat_name.c */
 /* UTF-8 name -> UTF-16 units; -EINVAL for bad UTF-8, characters FAT
  * forbids, trailing dot/space, or more than 255 units. */
-int fat_name_to_utf16(const char *name, uint16_t *units, size_t *ret_count,
-		      struct herd_error *err);
+int fat_name_to_utf16(const char *name, uint16_t *units, size_t *ret_count, struct herd_error *err);
 /* UTF-16 -> UTF-8 (NUL-terminated, out >= FAT_NAME_MAX_UTF8); -EILSEQ on
  * unpaired surrogates. */
 int fat_utf16_to_name(const uint16_t *units, size_t count, char *out, size_t outlen);
@@ -196,7 +195,7 @@ int64_t fat_time_decode(uint16_t date, uint16_t time);
 /* fat_dir.c */
 struct fat_dir {
 	uint32_t first_cluster; /* 0 = root directory */
-	bool fixed_root;        /* FAT12/16 root region */
+	bool fixed_root;	/* FAT12/16 root region */
 	uint32_t *clusters;
 	size_t cluster_count;
 	uint8_t *data;
@@ -235,8 +234,7 @@ void fat_dir_release(struct fat_dir *dir);
 uint64_t fat_dir_slot_offset(const struct fat_fs *fs, const struct fat_dir *dir, size_t slot);
 /* Iterate live entries (not deleted, not LFN, not the volume label).
  * Returns 1 with *node filled, 0 at the end.  *pos starts at 0. */
-int fat_dir_next(struct fat_fs *fs, const struct fat_dir *dir, size_t *pos,
-		 struct fat_node *node);
+int fat_dir_next(struct fat_fs *fs, const struct fat_dir *dir, size_t *pos, struct fat_node *node);
 /* Find `name` (case-insensitive, long or short name) in a loaded dir. */
 int fat_dir_find(struct fat_fs *fs, const struct fat_dir *dir, const char *name,
 		 struct fat_node *ret);
@@ -250,8 +248,8 @@ int fat_lookup_parent(struct fat_fs *fs, const char *path, struct fat_node *ret_
 struct fat_entry_plan {
 	uint8_t slots[FAT_LFN_MAX_SLOTS + 1][FAT_DIRENT_SIZE];
 	size_t slot_count;
-	size_t slot_index;     /* first slot */
-	size_t grow_clusters;  /* clusters to append to the directory first */
+	size_t slot_index;    /* first slot */
+	size_t grow_clusters; /* clusters to append to the directory first */
 };
 /* Build the slots for `name` with the short entry `tmpl` (name bytes and
  * NT flags are filled in) and find room; nothing is written. */

@@ -30,12 +30,11 @@
 
 static bool lfn_char_forbidden(uint32_t c)
 {
-	return c < 0x20 || c == '"' || c == '*' || c == '/' || c == ':' || c == '<' ||
-	       c == '>' || c == '?' || c == '\\' || c == '|' || c == 0x7f;
+	return c < 0x20 || c == '"' || c == '*' || c == '/' || c == ':' || c == '<' || c == '>' ||
+	       c == '?' || c == '\\' || c == '|' || c == 0x7f;
 }
 
-int fat_name_to_utf16(const char *name, uint16_t *units, size_t *ret_count,
-		      struct herd_error *err)
+int fat_name_to_utf16(const char *name, uint16_t *units, size_t *ret_count, struct herd_error *err)
 {
 	const unsigned char *s = (const unsigned char *)name;
 	size_t n = 0, len = strlen(name);
@@ -43,8 +42,7 @@ int fat_name_to_utf16(const char *name, uint16_t *units, size_t *ret_count,
 	if (len == 0)
 		return herd_error_set(err, EINVAL, "FAT: empty name");
 	if (name[len - 1] == '.' || name[len - 1] == ' ')
-		return herd_error_set(err, EINVAL, "FAT: name '%s' ends with a dot or space",
-				      name);
+		return herd_error_set(err, EINVAL, "FAT: name '%s' ends with a dot or space", name);
 	while (*s) {
 		uint32_t c;
 		size_t extra;
@@ -74,9 +72,8 @@ int fat_name_to_utf16(const char *name, uint16_t *units, size_t *ret_count,
 		    (extra == 3 && c < 0x10000) || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
 			return herd_error_set(err, EINVAL, "FAT: name is not valid UTF-8");
 		if (lfn_char_forbidden(c))
-			return herd_error_set(err, EINVAL,
-					      "FAT: name '%s' has a character FAT cannot store",
-					      name);
+			return herd_error_set(
+			    err, EINVAL, "FAT: name '%s' has a character FAT cannot store", name);
 		if (n + (c >= 0x10000 ? 2 : 1) > FAT_LFN_MAX_UNITS)
 			return herd_error_set(err, ENAMETOOLONG,
 					      "FAT: name longer than 255 UTF-16 units");
@@ -228,8 +225,8 @@ static bool short_exists(const uint8_t *existing, size_t count, const uint8_t sn
 	return false;
 }
 
-int fat_make_short_name(const uint16_t *u, size_t n, const uint8_t *existing,
-			size_t existing_count, uint8_t sn[11], uint8_t *ret_nt, bool *ret_needs_lfn,
+int fat_make_short_name(const uint16_t *u, size_t n, const uint8_t *existing, size_t existing_count,
+			uint8_t sn[11], uint8_t *ret_nt, bool *ret_needs_lfn,
 			struct herd_error *err)
 {
 	uint8_t base[8], ext[3];
@@ -247,8 +244,8 @@ int fat_make_short_name(const uint16_t *u, size_t n, const uint8_t *existing,
 		if (sn[0] == FAT_DELETED)
 			sn[0] = 0x05;
 		if (bc != 3 && ec != 3) {
-			*ret_nt = (bc == 1 ? FAT_NT_LOWER_BASE : 0) |
-				  (ec == 1 ? FAT_NT_LOWER_EXT : 0);
+			*ret_nt =
+			    (bc == 1 ? FAT_NT_LOWER_BASE : 0) | (ec == 1 ? FAT_NT_LOWER_EXT : 0);
 			*ret_needs_lfn = false;
 			return 0;
 		}

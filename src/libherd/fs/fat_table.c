@@ -54,7 +54,7 @@ static int fat_byte(struct fat_fs *fs, uint64_t off, uint8_t **ret, struct herd_
 			return herd_error_set(err, ENOMEM, "FAT: out of memory");
 		r = blockdev_pread(fs->bd, chunk, len,
 				   fs->g.fat_offset + (uint64_t)fs->g.active_fat * fs->g.fat_bytes +
-					   (uint64_t)index * FAT_CHUNK_SIZE,
+				       (uint64_t)index * FAT_CHUNK_SIZE,
 				   err);
 		if (r < 0) {
 			free(chunk);
@@ -374,7 +374,7 @@ int fat_table_flush(struct fat_fs *fs, struct herd_error *err)
 				continue;
 			r = blockdev_pwrite(fs->bd, fs->chunks[i], chunk_length(fs, i),
 					    fs->g.fat_offset + (uint64_t)copy * fs->g.fat_bytes +
-						    (uint64_t)i * FAT_CHUNK_SIZE,
+						(uint64_t)i * FAT_CHUNK_SIZE,
 					    err);
 			if (r < 0)
 				return herd_error_prefix(err, r, "FAT: writing FAT copy %u",
