@@ -702,6 +702,11 @@ static void test_fsinfo(void **state)
 	fat_put(fs, "/b", "abc", 3, VFS_WRITE_CREATE);
 	fat_close(fs);
 	fsck_clean(f->img);
+	patch_image(f->img, 512 + 488, "\0\0\0\0", 4); /* claims full: only a hint */
+	fs = fat_open(f->img, true);
+	fat_put(fs, "/b2", "abc", 3, VFS_WRITE_CREATE);
+	fat_close(fs);
+	fsck_clean(f->img);
 	patch_image(f->img, 512, "XXXX", 4); /* bad lead signature: ignored */
 	fs = fat_open(f->img, true);
 	fat_put(fs, "/c", "abc", 3, VFS_WRITE_CREATE);

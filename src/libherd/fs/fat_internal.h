@@ -122,6 +122,7 @@ struct fat_fs {
 	size_t chunk_count;
 
 	uint32_t free_count; /* FAT_FREE_UNKNOWN until counted */
+	bool free_exact;     /* counted by us, not taken from FSInfo */
 	uint32_t next_free;  /* allocation hint (FSInfo FSI_Nxt_Free) */
 	bool fsinfo_valid;
 	bool fsinfo_dirty;

@@ -262,6 +262,7 @@ int fat_count_free(struct fat_fs *fs, struct herd_error *err)
 			free_count++;
 	}
 	fs->free_count = free_count;
+	fs->free_exact = true;
 	return 0;
 }
 
@@ -275,6 +276,13 @@ int fat_find_free(struct fat_fs *fs, size_t count, uint32_t **ret, struct herd_e
 	if (count == 0) {
 		*ret = NULL;
 		return 0;
+	}
+	/* FSInfo's count is only a hint (fatgen103 "FAT32 FSInfo Sector
+	 * Structure"): recount before refusing on its word alone. */
+	if (fs->free_count != FAT_FREE_UNKNOWN && count > fs->free_count && !fs->free_exact) {
+		r = fat_count_free(fs, err);
+		if (r < 0)
+			return r;
 	}
 	if (fs->free_count != FAT_FREE_UNKNOWN && count > fs->free_count)
 		return herd_error_set(err, ENOSPC, "FAT: no free clusters (%zu needed, %u free)",
