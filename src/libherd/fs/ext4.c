@@ -1511,21 +1511,8 @@ static int ext4_rename(void *fsp, const char *from_path, const char *to_path,
 	if (to.ino == from.ino)
 		return 0; /* same file: nothing to do (rename(2)) */
 	from_dir = LINUX_S_ISDIR(from.inode.i_mode);
-	if (to.ino) {
-		to_dir = LINUX_S_ISDIR(to.inode.i_mode);
-		if (from_dir && !to_dir)
-			return herd_error_set(err, ENOTDIR, "ext4: %s: not a directory", to_path);
-		if (!from_dir && to_dir)
-			return herd_error_set(err, EISDIR, "ext4: %s: is a directory", to_path);
-		if (to_dir) {
-			code = ext4_dir_is_empty(e, to.ino, &empty);
-			if (code)
-				return ext4_fail(e, code, err, to_path);
-			if (!empty)
-				return herd_error_set(err, ENOTEMPTY,
-						      "ext4: %s: directory not empty", to_path);
-		}
-	}
+	/* A directory cannot move below itself (checked first, as Linux
+	 * does, before anything about the target). */
 	if (from_dir && to.parent != from.parent) {
 		struct ext2_inode_large din;
 
@@ -1542,6 +1529,21 @@ static int ext4_rename(void *fsp, const char *from_path, const char *to_path,
 			return herd_error_set(err, EMLINK, "ext4: %s: too many links", to_path);
 	}
 
+	if (to.ino) {
+		to_dir = LINUX_S_ISDIR(to.inode.i_mode);
+		if (from_dir && !to_dir)
+			return herd_error_set(err, ENOTDIR, "ext4: %s: not a directory", to_path);
+		if (!from_dir && to_dir)
+			return herd_error_set(err, EISDIR, "ext4: %s: is a directory", to_path);
+		if (to_dir) {
+			code = ext4_dir_is_empty(e, to.ino, &empty);
+			if (code)
+				return ext4_fail(e, code, err, to_path);
+			if (!empty)
+				return herd_error_set(err, ENOTEMPTY,
+						      "ext4: %s: directory not empty", to_path);
+		}
+	}
 	/* New name first (the only step that can run out of space), then
 	 * the old one goes. */
 	if (to.ino)
