@@ -442,6 +442,47 @@ static void test_info(void **state)
 	}
 }
 
+/* SOURCE_DATE_EPOCH stamps new inodes (crtime too, in the large-inode
+ * extra fields); times after 2038 use the epoch bits; the journal and
+ * the clean state are left alone. */
+static void test_timestamps_and_inode_fields(void **state)
+{
+	struct fixture *f = *state;
+	struct herd_error err = {0};
+	struct vfs_stat st;
+	struct tfs t;
+	char *out;
+
+	t_mkfs(f->img, 64, "-t ext4 -O " EXT4_RPI_FEATURES, NULL);
+	setenv("SOURCE_DATE_EPOCH", "not a number", 1);
+	assert_int_equal(t_mount(f->img, true, &t, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "SOURCE_DATE_EPOCH"));
+	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+	t_mount_ok(f->img, true, &t);
+	T_OK(vfs_ext4_ops.write(t.fs, "/f", "x", 1, VFS_WRITE_CREATE, 0644, 0, 0, &_e));
+	T_OK(vfs_ext4_ops.mkdir(t.fs, "/d", 0755, 0, 0, &_e));
+	T_OK(vfs_ext4_ops.write(t.fs, "/future", "x", 1, VFS_WRITE_CREATE, 0644, 0, 0, &_e));
+	T_OK(vfs_ext4_ops.utimes(t.fs, "/future", 4102444800LL, &_e)); /* 2100-01-01 */
+	T_OK(vfs_ext4_ops.lstat(t.fs, "/future", &st, &_e));
+	assert_int_equal(st.mtime, 4102444800LL);
+	assert_int_equal(st.atime, 4102444800LL);
+	assert_int_equal(st.ctime, 1700000000);
+	t_umount(&t);
+	unsetenv("SOURCE_DATE_EPOCH");
+	t_fsck_clean(f->img);
+	expect_debugfs_stat(f->img, "/f", "crtime: 0x6553f100:00000000");
+	expect_debugfs_stat(f->img, "/f", "mtime: 0x6553f100:00000000");
+	expect_debugfs_stat(f->img, "/f", "Size of extra inode fields: 32");
+	expect_debugfs_stat(f->img, "/d", "crtime: 0x6553f100:00000000");
+	expect_debugfs_stat(f->img, "/future", "mtime: 0xf4865700:00000001");
+	out = t_capture(NULL, "TZ=UTC dumpe2fs -h '%s' 2>/dev/null", f->img);
+	assert_non_null(strstr(out, "Filesystem state:         clean"));
+	assert_null(strstr(out, "needs_recovery"));
+	assert_non_null(strstr(out, "Journal features:"));
+	assert_non_null(strstr(out, "Last write time:          Tue Nov 14 22:13:20 2023"));
+	free(out);
+}
+
 struct range_check {
 	uint64_t last_end;
 	uint64_t total;
@@ -572,7 +613,7 @@ static void test_inline_data_read(void **state)
 			      f->src, f->src, f->src),
 			 0);
 	t_mkfs(f->img, 32, "-t ext4 -O inline_data", f->src);
-	assert_non_null(strstr(debugfs(f->img, "stat /d/tiny"), "Size of inline data"));
+	expect_debugfs_stat(f->img, "/d/tiny", "Size of inline data");
 	t_mount_ok(f->img, true, &t);
 	snprintf(host, sizeof(host), "%s/d/tiny", f->src);
 	expect_file(&t, "/d/tiny", host);
@@ -830,6 +871,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_write_ext2_small_inodes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_ext3, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_info, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timestamps_and_inode_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_used_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_htree_directory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inline_data_read, setup, teardown),
