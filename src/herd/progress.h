@@ -8,17 +8,23 @@
  *   PROGRESS_TTY    one line per running bar, redrawn in place with ANSI
  *                   cursor movement at most every 100 ms, fitted to the
  *                   terminal width (TIOCGWINSZ, else $COLUMNS, else 80) so
- *                   lines never wrap:
- *                   "red01  [=========>          ]  48%   1.2 GiB / 2.5 GiB  85.3 MiB/s  ETA 0:16"
+ *                   lines never wrap; at 80 columns:
+ *     red01  [===========>           ]  48%   1.2 GiB / 2.5 GiB  85.3 MiB/s  ETA 0:16
+ *                   On narrow terminals fields go in this order: the bar,
+ *                   the rate, the sizes, the ETA, the percentage; a label
+ *                   is cut (marked '~') only down to half the width
+ *                   (and 16 columns).
  *   PROGRESS_PLAIN  for logs (CI, pipes): one line per bar every few
  *                   seconds (default 5) and one when it finishes:
- *                   "red01: 1.2 GiB / 2.5 GiB (48%), 85.3 MiB/s, ETA 0:16"
+ *     red01: 1.2 GiB / 2.5 GiB (48%), 85.3 MiB/s, ETA 0:16
  *   PROGRESS_NONE   prints nothing (--quiet); state is still kept.
- *   PROGRESS_AUTO   TTY if isatty(fileno(out)), PLAIN otherwise.
+ *   PROGRESS_AUTO   TTY if isatty(fileno(out)) and $TERM is not "dumb",
+ *                   PLAIN otherwise.
  *
- * A finished bar is printed once as a permanent line ("red01: done, 2.5 GiB
- * in 0:30 (85.3 MiB/s)" or "red01: FAILED at ...: why") and leaves the
- * redrawn block, so a long run never needs more lines than bars running.
+ * A finished bar is printed once as a permanent line ("red01: done,
+ * 2.5 GiB in 0:30 (85.3 MiB/s)" or "red01: FAILED at ...: why") and
+ * leaves the redrawn block, so the block holds only running bars; when
+ * they outnumber the terminal's rows its last line says "... and N more".
  *
  * The rate is an exponential moving average (time constant 3 s) of the
  * throughput measured over intervals of at least 250 ms.
@@ -105,8 +111,9 @@ void progress_finish(struct progress *p, int bar, bool ok, const char *note);
  * main loop so that a stalled transfer shows its rate falling. */
 void progress_tick(struct progress *p);
 
-/* Print one line (no newline needed) above the bars (TTY) or as is
- * (PLAIN); nothing in PROGRESS_NONE.  For informational lines. */
+/* Print one line (no newline needed) above the bars (TTY, cut to the
+ * width, control characters as '?') or as is (PLAIN); nothing in
+ * PROGRESS_NONE.  For informational lines. */
 void progress_message(struct progress *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Erase the bars from the terminal (TTY) so the caller can print; the
