@@ -626,6 +626,169 @@ static void test_tty_more_bars_than_rows(void **state)
 	capture_close(&cap);
 }
 
+/*
+ * A tiny terminal: just the sequences the display uses (CR, LF as CR+LF
+ * like a tty with onlcr, CSI n A, CSI J, CSI K) over an unbounded screen.
+ * It checks what a user would see after many frames: the permanent lines
+ * in order, the running block below them, nothing left over, and no line
+ * reaching the last column.
+ */
+#define SCREEN_ROWS 64
+#define SCREEN_COLS 256
+
+struct screen {
+	char row[SCREEN_ROWS][SCREEN_COLS];
+	int nrows; /* rows holding text or the cursor */
+	int r, c;
+	unsigned columns;
+};
+
+static void screen_feed(struct screen *sc, const char *s)
+{
+	while (*s) {
+		if (*s == '\r') {
+			sc->c = 0;
+			s++;
+		} else if (*s == '\n') {
+			sc->r++;
+			sc->c = 0;
+			assert_true(sc->r < SCREEN_ROWS);
+			if (sc->r >= sc->nrows)
+				sc->nrows = sc->r + 1;
+			s++;
+		} else if (*s == '\033') {
+			unsigned n = 0;
+
+			assert_true(s[1] == '[');
+			s += 2;
+			while (*s >= '0' && *s <= '9')
+				n = n * 10 + (unsigned)(*s++ - '0');
+			if (*s == 'A') {
+				assert_true((int)n <= sc->r); /* never above the screen */
+				sc->r -= (int)n;
+			} else if (*s == 'J') {
+				sc->row[sc->r][sc->c] = '\0';
+				for (int i = sc->r + 1; i < SCREEN_ROWS; i++)
+					sc->row[i][0] = '\0';
+				sc->nrows = sc->r + 1;
+			} else if (*s == 'K') {
+				sc->row[sc->r][sc->c] = '\0';
+			} else {
+				fail_msg("unexpected escape sequence %c", *s);
+			}
+			s++;
+		} else {
+			size_t len = strlen(sc->row[sc->r]);
+
+			/* writing the last column would wrap on some terminals */
+			assert_true((unsigned)sc->c + 1 < sc->columns);
+			while ((int)len < sc->c)
+				sc->row[sc->r][len++] = ' ';
+			sc->row[sc->r][sc->c] = *s;
+			if ((int)len <= sc->c)
+				sc->row[sc->r][sc->c + 1] = '\0';
+			sc->c++;
+			s++;
+		}
+	}
+}
+
+static void screen_expect(struct screen *sc, struct capture *cap, const char *const *want,
+			  int nwant)
+{
+	char *out = capture_take(cap);
+
+	screen_feed(sc, out);
+	free(out);
+	/* the cursor waits at the start of the line below the block */
+	assert_int_equal(sc->c, 0);
+	assert_int_equal(sc->r, nwant);
+	assert_int_equal(sc->nrows, nwant + 1);
+	for (int i = 0; i < nwant; i++) {
+		size_t n = strlen(want[i]);
+
+		/* a running bar is checked by its start, the rest exactly */
+		if (n > 0 && want[i][n - 1] == '*')
+			assert_memory_equal(sc->row[i], want[i], n - 1);
+		else
+			assert_string_equal(sc->row[i], want[i]);
+	}
+	assert_string_equal(sc->row[nwant], "");
+}
+
+static void test_tty_screen(void **state)
+{
+	struct fake_clock clk = {0};
+	struct capture cap;
+	struct screen *sc = calloc(1, sizeof(*sc));
+	struct progress *p;
+	int a, b, c;
+
+	assert_non_null(sc);
+	sc->columns = 60;
+	sc->nrows = 1;
+	capture_open(&cap);
+	p = progress_new(cap.f, PROGRESS_TTY);
+	progress_set_clock(p, fake_now, &clk);
+	progress_set_terminal_size(p, 60, 10);
+
+	a = progress_add(p, "red01", 100 * MiB);
+	b = progress_add(p, "red02", 100 * MiB);
+	c = progress_add(p, "red03", 0);
+	{
+		const char *want[] = {"red01  [>*", "red02  [>*", "red03       0 B"};
+		screen_expect(sc, &cap, want, 3);
+	}
+	for (int i = 1; i <= 50; i++) {
+		clk.now = (uint64_t)i * 100 * MS;
+		progress_update(p, a, (uint64_t)i * MiB);
+		progress_update(p, b, (uint64_t)i * 2 * MiB);
+		progress_update(p, c, (uint64_t)i * 3 * MiB);
+	}
+	{
+		/* red02 and red03 changed after the last redraw (100 ms) */
+		const char *want[] = {"red01  50%*", "red02  98%*", "red03   147 MiB*"};
+		screen_expect(sc, &cap, want, 3);
+	}
+	progress_finish(p, b, true, NULL);
+	progress_message(p, "a message");
+	{
+		const char *want[] = {"red02: done, 100 MiB in 0:05 (20.0 MiB/s)", "a message",
+				      "red01  50%*", "red03   150 MiB  30.0 MiB/s"};
+		screen_expect(sc, &cap, want, 4);
+	}
+	progress_set_phase(p, a, "verify");
+	progress_finish(p, c, false, "gone");
+	{
+		const char *want[] = {"red02: done, 100 MiB in 0:05 (20.0 MiB/s)", "a message",
+				      "red03: FAILED at 150 MiB: gone", "red01 verify  [>*"};
+		screen_expect(sc, &cap, want, 4);
+	}
+	progress_clear(p);
+	{
+		const char *want[] = {"red02: done, 100 MiB in 0:05 (20.0 MiB/s)", "a message",
+				      "red03: FAILED at 150 MiB: gone"};
+		screen_expect(sc, &cap, want, 3);
+	}
+	clk.now += SEC;
+	progress_finish(p, a, true, "verified");
+	{
+		const char *want[] = {"red02: done, 100 MiB in 0:05 (20.0 MiB/s)", "a message",
+				      "red03: FAILED at 150 MiB: gone",
+				      "red01 (verify): done, 0 B in 0:01 (0 B/s), verified"};
+		screen_expect(sc, &cap, want, 4);
+	}
+	progress_free(p);
+	{
+		const char *want[] = {"red02: done, 100 MiB in 0:05 (20.0 MiB/s)", "a message",
+				      "red03: FAILED at 150 MiB: gone",
+				      "red01 (verify): done, 0 B in 0:01 (0 B/s), verified"};
+		screen_expect(sc, &cap, want, 4);
+	}
+	capture_close(&cap);
+	free(sc);
+}
+
 /* Writer threads update their own bars at once (burn does this). */
 struct writer {
 	struct progress *p;
@@ -708,6 +871,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_handles),
 	    cmocka_unit_test(test_tty_mode),
 	    cmocka_unit_test(test_tty_more_bars_than_rows),
+	    cmocka_unit_test(test_tty_screen),
 	    cmocka_unit_test(test_threads),
 	};
 
