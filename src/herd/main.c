@@ -11,6 +11,7 @@
 
 static const struct cli_command *const commands[] = {
 	&cmd_expand,
+	&cmd_config,
 
 };
 
