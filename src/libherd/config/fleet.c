@@ -297,6 +297,9 @@ static int parse_list(struct layer_parse *lp, const struct settings_key *key,
 	void *iter = NULL;
 	int r;
 
+	if (fy_node_get_type(value) == FYNT_MAPPING)
+		return herd_error_set(err, EINVAL, "%s:%u: %s: expected a list, not a mapping",
+				      lp->name, line, key->name);
 	if (fy_node_get_type(value) == FYNT_SEQUENCE) {
 		while ((item = fy_node_sequence_iterate(value, &iter))) {
 			char *text = NULL;
