@@ -12,16 +12,21 @@
 # and the benchmarks.  It does not boot (no kernel): the qemu boot test
 # builds its own image from debootstrap.
 #
-# Usage: make-sample-image.sh OUT [SIZE] [FILL]
+# Usage: make-sample-image.sh OUT [SIZE] [FILL] [BOOT_MIB]
 #   SIZE  total image size for truncate (default 1G)
 #   FILL  MiB of incompressible data files under /opt/data in root (default 0),
 #         to give benchmarks a realistic used fraction
+#   BOOT_MIB  boot partition size (default 512, as Raspberry Pi OS); tests use
+#         64 to keep images small (then with 512-byte clusters, so FAT32
+#         still has more than 65525 of them and every tool agrees it is FAT32)
 set -euo pipefail
 
 out=${1:?usage: make-sample-image.sh OUT [SIZE] [FILL]}
 size=${2:-1G}
 fill=${3:-0}
-boot_mib=512 # as Raspberry Pi OS bookworm and later
+boot_mib=${4:-512} # 512: as Raspberry Pi OS bookworm and later
+cluster_opt=()
+[ "$boot_mib" -lt 512 ] && cluster_opt=(-s 1)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -47,7 +52,7 @@ EOT
 # Boot partition: FAT32 written in place at its offset.
 # mkfs.fat warns about the lowercase label (Raspberry Pi OS uses it) and the
 # explicit size; only a failure matters.
-mkfs.fat -F 32 -n bootfs -i 5E3DA9A1 --offset "$boot_start" "$out" $((boot_sectors / 2)) \
+mkfs.fat -F 32 "${cluster_opt[@]}" -n bootfs -i 5E3DA9A1 --offset "$boot_start" "$out" $((boot_sectors / 2)) \
 	>"$work/mkfs.log" 2>&1 || { cat "$work/mkfs.log" >&2; exit 1; }
 export MTOOLS_SKIP_CHECK=1
 boot="$out@@$((boot_start * 512))"

@@ -25,10 +25,10 @@ unchanged_after() {
 }
 
 sample=$WORK/sample.img
-"$HERD_SOURCE_ROOT/scripts/make-sample-image.sh" "$sample" 1G >/dev/null
+"$HERD_SOURCE_ROOT/scripts/make-sample-image.sh" "$sample" 160M 0 64 >/dev/null
 
 # Truncated image: partition 2 runs past the end.
-cp --sparse=always "$sample" "$WORK/trunc.img" && truncate -s 600M "$WORK/trunc.img" && chmod a+rw "$WORK/trunc.img"
+cp --sparse=always "$sample" "$WORK/trunc.img" && truncate -s 100M "$WORK/trunc.img" && chmod a+rw "$WORK/trunc.img"
 unchanged_after "$WORK/trunc.img" 1 "beyond" herd_user image info "$WORK/trunc.img"
 unchanged_after "$WORK/trunc.img" 1 "beyond" herd_user fs put "$WORK/data" "$WORK/trunc.img:boot:/x"
 
@@ -40,8 +40,8 @@ unchanged_after "$WORK/overlap.img" 1 "overlap" herd_user image info "$WORK/over
 # GPT with a corrupted primary header: falls back to the backup and says so.
 gpt=$WORK/gpt.img
 truncate -s 32M "$gpt"
-sgdisk -q -n 1:2048:+8M -t 1:0700 -c 1:data "$gpt" >/dev/null
-mkfs.fat -F 16 --offset 2048 "$gpt" 8192 >/dev/null 2>&1
+sgdisk -n 1:2048:+8M -t 1:0700 -c 1:data "$gpt" >/dev/null
+mkfs.fat -F 16 -s 1 --offset 2048 "$gpt" 8192 >/dev/null 2>&1 || fail "mkfs.fat gpt"
 put_bytes "$gpt" $((512 + 40)) '\xff\xff' # first usable LBA: header CRC now wrong
 chmod a+rw "$gpt"
 expect_status 0 herd_user image info "$gpt"
@@ -54,13 +54,13 @@ unchanged_after "$gpt" 1 "GPT" herd_user image info "$gpt"
 
 # FAT with nonsense in the BPB (bytes per sector 0).
 fat=$WORK/bpb.img
-truncate -s 8M "$fat" && mkfs.fat -F 16 "$fat" >/dev/null 2>&1 && chmod a+rw "$fat"
+truncate -s 8M "$fat" && mkfs.fat -F 16 -s 1 "$fat" >/dev/null 2>&1 && chmod a+rw "$fat" || fail "mkfs.fat bpb.img"
 put_u16 "$fat" 11 0
 unchanged_after "$fat" 1 "BPB" herd_user fs ls "$fat:0:/"
 
 # FAT16 cluster-chain loop and cross-linked clusters.
 make_fat16() {
-	truncate -s 8M "$1" && mkfs.fat -F 16 -s 1 "$1" >/dev/null 2>&1
+	truncate -s 8M "$1" && mkfs.fat -F 16 -s 1 "$1" >/dev/null 2>&1 || fail "mkfs.fat $1"
 	head -c 2048 /dev/urandom >"$WORK/a.bin"
 	mcopy -i "$1" "$WORK/a.bin" ::/A.BIN
 	mcopy -i "$1" "$WORK/a.bin" ::/B.BIN

@@ -78,7 +78,7 @@ done
 
 # The root partition of a Pi-layout image, by role, then both partitions fsck'ed.
 img=$WORK/pi.img
-"$HERD_SOURCE_ROOT/scripts/make-sample-image.sh" "$img" 1G >/dev/null
+"$HERD_SOURCE_ROOT/scripts/make-sample-image.sh" "$img" 160M 0 64 >/dev/null
 chmod a+rw "$img"
 expect_status 0 herd_user fs put "$WORK/hostname" "$img:root:/etc/hostname"
 off=$(part_offset "$img" 2)

@@ -11,12 +11,12 @@ head -c 511 /dev/urandom >"$WORK/src/odd"
 : >"$WORK/src/empty"
 chmod -R a+r "$WORK/src"
 
-for spec in "12 2M" "16 32M" "32 64M"; do
+for spec in "12 6M 4" "16 32M 1" "32 64M 1"; do
 	set -- $spec
-	fat=$1 size=$2
+	fat=$1 size=$2 spc=$3
 	img=$WORK/fat$fat.img
 	truncate -s "$size" "$img"
-	mkfs.fat -F "$fat" -s 1 -n TESTVOL "$img" >/dev/null 2>&1 || { fail "mkfs.fat -F $fat"; continue; }
+	mkfs.fat -F "$fat" -s "$spc" -n TESTVOL "$img" >/dev/null 2>&1 || { fail "mkfs.fat -F $fat"; continue; }
 
 	# mtools writes, herd reads.
 	mmd -i "$img" ::/mtdir ::/mtdir/sub
@@ -48,7 +48,7 @@ for spec in "12 2M" "16 32M" "32 64M"; do
 	# config.txt fits 8.3 in lower case: mtools must show it lower case (NT case bits).
 	mdir -i "$img" ::/ | grep -q '^config   txt' || fail "FAT$fat: config.txt short entry not 'config txt'"
 	names=$(mdir -b -i "$img" ::/ | sed 's|^::/||' | sort)
-	want=$(printf '%s\n' "A Long Name With Spaces.dat" "Grüße.bin" "README.TXT" "a" "config.txt" "ssh" | sort)
+	want=$(printf '%s\n' "A Long Name With Spaces.dat" "Grüße.bin" "README.TXT" "a/" "config.txt" "ssh" | sort)
 	[ "$names" = "$want" ] || fail "FAT$fat root listing: got [$names] want [$want]"
 	mdir -i "$img" ::/mtdir >/dev/null 2>&1 && fail "FAT$fat: removed directory still listed"
 	rm -f "$WORK"/m[1-4]
@@ -56,7 +56,7 @@ done
 
 # FAT32 boot partition inside an MBR image, addressed by role.
 img=$WORK/pi.img
-"$HERD_SOURCE_ROOT/scripts/make-sample-image.sh" "$img" 1G >/dev/null
+"$HERD_SOURCE_ROOT/scripts/make-sample-image.sh" "$img" 160M 0 64 >/dev/null
 chmod a+rw "$img"
 expect_status 0 herd_user fs put "$WORK/src/small" "$img:boot:/userconf.txt"
 expect_output "$(cat "$WORK/src/small")" herd_user fs cat "$img:1:/userconf.txt"

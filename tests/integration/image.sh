@@ -63,11 +63,11 @@ diff <(herd_user fs ls -l "$img:root:/etc") <(herd_user fs ls -l "$zero:root:/et
 # GPT made by sgdisk: names, GUIDs, and an unknown partition kept whole.
 gpt=$WORK/gpt.img
 truncate -s 64M "$gpt"
-sgdisk -q -U 11111111-2222-3333-4444-555555555555 \
+sgdisk -U 11111111-2222-3333-4444-555555555555 \
 	-n 1:2048:+16M -t 1:0700 -c 1:boot \
 	-n 2:0:+24M -t 2:8300 -c 2:"root fs" \
 	-n 3:0:+4M -t 3:8200 -c 3:swap "$gpt" >/dev/null
-mkfs.fat -F 16 -n BOOT --offset 2048 "$gpt" 16384 >/dev/null 2>&1
+mkfs.fat -F 16 -s 1 -n BOOT --offset 2048 "$gpt" 16384 >/dev/null 2>&1 || fail "mkfs.fat gpt"
 mke2fs -F -q -t ext4 -E offset=$(((2048 + 32768) * 512)) "$gpt" 24M
 head -c 4194304 /dev/urandom | dd of="$gpt" bs=1M seek=$((2048 * 512 + 40 * 1048576)) oflag=seek_bytes conv=notrunc status=none
 chmod a+rw "$gpt"

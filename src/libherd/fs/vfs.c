@@ -7,6 +7,7 @@
 #include "fs/vfs.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,0 +1,97 @@
+/*
+ * settings_cli.c — getopt long options generated from the settings
+ * registry (see settings_cli.h).
+ *
+ * Paths given on the command line are the shell's: relative to the
+ * current directory, "~/" expanded with HOME (for --sshkey=~/k.pub, which
+ * the shell leaves alone).
+ */
+#include "settings_cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+size_t settings_cli_option_count(void)
+{
+	size_t nkeys, n = 0;
+	const struct settings_key *keys = settings_keys(&nkeys);
+
+	for (size_t i = 0; i < nkeys; i++)
+		n += (keys[i].flag != NULL) + (keys[i].negated_flag != NULL);
+	return n;
+}
+
+int settings_cli_add_options(struct option *buf, size_t cap)
+{
+	size_t nkeys, n = 0;
+	const struct settings_key *keys = settings_keys(&nkeys);
+
+	if (cap < settings_cli_option_count())
+		return -ENOBUFS;
+	for (size_t i = 0; i < nkeys; i++) {
+		const struct settings_key *k = &keys[i];
+		bool takes_value = k->type != SETTINGS_BOOL && k->type != SETTINGS_RESERVED;
+		if (k->flag)
+			buf[n++] = (struct option){k->flag, takes_value ? required_argument
+									: no_argument,
+						   NULL, SETTINGS_CLI_OPT_BASE + (int)(2 * i)};
+		if (k->negated_flag)
+			buf[n++] = (struct option){k->negated_flag, no_argument, NULL,
+						   SETTINGS_CLI_OPT_BASE + (int)(2 * i + 1)};
+	}
+	return (int)n;
+}
+
+int settings_cli_parse(int opt, const char *optarg, struct herd_settings *overrides,
+		       struct herd_error *err)
+{
+	const struct settings_origin flag = {.source = SETTINGS_SOURCE_FLAG};
+	struct settings_context ctx;
+	size_t nkeys, idx;
+	const struct settings_key *keys = settings_keys(&nkeys);
+	const struct settings_key *k;
+	bool negated;
+	int r;
+
+	if (opt < SETTINGS_CLI_OPT_BASE || (size_t)(opt - SETTINGS_CLI_OPT_BASE) >= 2 * nkeys)
+		return 0;
+	idx = (size_t)(opt - SETTINGS_CLI_OPT_BASE) / 2;
+	negated = (opt - SETTINGS_CLI_OPT_BASE) % 2;
+	k = &keys[idx];
+	settings_context_init(&ctx, environ, NULL);
+
+	if (k->type == SETTINGS_RESERVED)
+		return herd_error_set(err, EINVAL, "--%s: %s", k->flag, k->hint);
+	if (k->type == SETTINGS_BOOL)
+		optarg = negated ? "false" : "true";
+	r = settings_set_text(overrides, k, optarg, true, &ctx, &flag, err);
+	if (r < 0)
+		return settings_error_rename(err, r, k, negated ? k->negated_flag : k->flag, "--");
+	return 1;
+}
+
+void settings_cli_print_help(FILE *out)
+{
+	size_t nkeys;
+	const struct settings_key *keys = settings_keys(&nkeys);
+
+	fputs("Settings (each also HERD_<KEY> in the environment and <key> in the fleet file):\n",
+	      out);
+	for (size_t i = 0; i < nkeys; i++) {
+		const struct settings_key *k = &keys[i];
+		char left[64];
+
+		if (!k->flag)
+			continue;
+		if (k->negated_flag)
+			snprintf(left, sizeof(left), "--%s, --%s", k->flag, k->negated_flag);
+		else if (k->type == SETTINGS_RESERVED)
+			snprintf(left, sizeof(left), "--%s", k->flag);
+		else
+			snprintf(left, sizeof(left), "--%s %s", k->flag, k->metavar ? k->metavar : "VALUE");
+		fprintf(out, "  %-28s %s [%s]\n", left, k->help, k->name);
+	}
+}

@@ -1,0 +1,48 @@
+/*
+ * settings_cli.h — the host settings as command-line flags.
+ *
+ * Built from the key registry (config/settings.h), so every command that
+ * takes settings (config show, customize, build, burn) offers the same
+ * flags with the same meaning, and a new setting with a flag appears in
+ * all of them and in their --help at once.
+ *
+ * Use:
+ *   struct option opts[64];
+ *   size_t n = 0;
+ *   ... own options into opts[n++] ...
+ *   n += settings_cli_add_options(opts + n, ELEMENTSOF(opts) - n - 1);
+ *   opts[n] = (struct option){0};
+ *   while ((opt = getopt_long(...)) != -1) {
+ *           int r = settings_cli_parse(opt, optarg, &overrides, &err);
+ *           if (r > 0) continue;            // was a settings flag
+ *           if (r < 0) usage error with err  // bad value
+ *           ...
+ *   }
+ *
+ * Option values are SETTINGS_CLI_OPT_BASE and up, clear of any character
+ * a command uses as a short option.  List flags (--sshkey, --dns) may be
+ * repeated and take comma-separated values; later flags of a scalar
+ * setting win.  Values are validated as they are parsed.
+ */
+#pragma once
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "base/error.h"
+#include "config/settings.h"
+
+#define SETTINGS_CLI_OPT_BASE 0x1000
+
+/* How many struct option entries settings_cli_add_options() writes. */
+size_t settings_cli_option_count(void);
+/* Write the settings' long options to buf[0..cap).  Returns the number
+ * written, or -ENOBUFS (nothing useful written) when cap is too small. */
+int settings_cli_add_options(struct option *buf, size_t cap);
+/* Handle one getopt_long() result: 1 when it was a settings flag (stored
+ * in `overrides` with source FLAG), 0 when it is not ours, -errno with
+ * "--flag: why" in err for a bad value or a reserved flag. */
+int settings_cli_parse(int opt, const char *optarg, struct herd_settings *overrides,
+		       struct herd_error *err);
+/* The "Settings:" help section: one line per flag, generated. */
+void settings_cli_print_help(FILE *out);
