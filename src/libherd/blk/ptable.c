@@ -27,15 +27,28 @@
 #include "base/macros.h"
 #include "blk/ptable_internal.h"
 
+/* The loop has no branch worth a fuzzer's attention, and tracing its
+ * comparisons cost three quarters of fuzz_ptable's time: keep coverage
+ * instrumentation out of it in fuzz builds (clang only). */
+#ifdef HERD_FUZZING
+__attribute__((no_sanitize("coverage")))
+#endif
 uint32_t ptable_crc32(const uint8_t *data, size_t length)
 {
+	/* Four bits at a time: entry i is the reflected CRC of nibble i
+	 * (polynomial 0xedb88320).  Four times faster than bit by bit, which
+	 * matters when a fuzzer checks a 16 KiB entry array per input. */
+	static const uint32_t nibble[16] = {
+	    0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
+	    0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+	    0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+	};
 	uint32_t crc = 0xffffffffu;
 
-	/* Bitwise: table-free, and the arrays checked here are ≤ 4 MiB. */
 	for (size_t i = 0; i < length; i++) {
 		crc ^= data[i];
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+		crc = (crc >> 4) ^ nibble[crc & 0xf];
+		crc = (crc >> 4) ^ nibble[crc & 0xf];
 	}
 	return ~crc;
 }
