@@ -380,6 +380,7 @@ struct bar {
 	uint64_t sample_done; /* done at sample_ns */
 	double rate;	      /* smoothed bytes/s; -1 until the first sample */
 	uint64_t printed_ns;  /* PLAIN: when this bar last printed a line */
+	uint64_t end_ns;      /* when it finished: elapsed time stops there */
 	bool finished, ok;
 };
 
@@ -456,6 +457,8 @@ static void bar_restart(struct bar *b, uint64_t now)
 static void bar_state(const struct bar *b, uint64_t now, unsigned label_width,
 		      struct progress_state *st)
 {
+	if (b->finished)
+		now = b->end_ns;
 	*st = (struct progress_state){
 	    .label = b->label,
 	    .phase = b->phase,
@@ -838,11 +841,12 @@ void progress_finish(struct progress *p, int bar, bool ok, const char *note)
 		char line[LINE_BUF];
 		struct progress_state st;
 
+		now = now_ns(p);
 		b->finished = true;
 		b->ok = ok;
 		b->note = copy;
 		copy = NULL;
-		now = now_ns(p);
+		b->end_ns = now;
 		bar_state(b, now, 0, &st);
 		progress_format_line(line, sizeof(line), &st, 0);
 		if (p->mode == PROGRESS_TTY)

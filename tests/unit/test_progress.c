@@ -564,6 +564,15 @@ static void test_tty_mode(void **state)
 	/* a finished bar is printed once above the block, which shrinks */
 	clk.now = 1000 * MS;
 	progress_finish(p, b, true, NULL);
+	clk.now = 3000 * MS;
+	{
+		struct progress_state st;
+
+		/* the elapsed time of a finished bar stops at its finish */
+		assert_int_equal(progress_get_state(p, b, &st), 0);
+		assert_true(st.finished && st.ok && st.elapsed_ns == 1000 * MS);
+	}
+	clk.now = 1000 * MS;
 	out = capture_take(&cap);
 	assert_string_equal(out, "\033[2A\r\033[J"
 				 "red002: done, 50.0 MiB in 0:01 (50.0 MiB/s)\n"

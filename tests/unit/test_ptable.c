@@ -723,6 +723,16 @@ static void test_gpt_hand_built_4k(void **state)
 	assert_int_equal(t.sector_size, 512);
 	assert_int_equal(t.count, 3);
 	assert_non_null(strstr(t.warning, "without a protective MBR"));
+	/* ...but not from a backup header alone. */
+	img[512 + 60] ^= 1;
+	assert_int_equal(parse_memory(img, size, &t, &err), 0);
+	assert_int_equal(t.type, PTABLE_NONE);
+	/* With the protective MBR back, the backup is used. */
+	img[510] = 0x55;
+	assert_int_equal(parse_memory(img, size, &t, &err), 0);
+	assert_int_equal(t.type, PTABLE_GPT);
+	assert_int_equal(t.count, 3);
+	assert_non_null(strstr(t.warning, "using backup"));
 	free(img);
 }
 

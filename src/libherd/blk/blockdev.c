@@ -16,9 +16,14 @@
  * A sorted array (not a hash map) because extents must come out in order
  * and most edits append near each other; lookups are binary searches.
  *
+ * BLOCKDEV_DIRECT: mandatory on block devices (aligned to the logical
+ * sector size), best effort on regular files (aligned to 4 KiB, and only
+ * when the size is a multiple of that, so the bounce buffer never reads or
+ * writes past the end of the file).  Unaligned requests go through an
+ * aligned bounce buffer either way.
+ *
  * Not done here: growing a blockdev (memory blockdevs have a fixed size),
- * O_DIRECT on regular files (only block devices honour BLOCKDEV_DIRECT;
- * unaligned requests go through an aligned bounce buffer), thread safety.
+ * thread safety.
  */
 #include "blk/blockdev.h"
 
@@ -262,6 +267,14 @@ int blockdev_open_file(const char *path, unsigned flags, struct blockdev **ret,
 		}
 		bd->direct = true;
 		bd->direct_align = (uint32_t)MAX(sector, 512);
+	} else if ((flags & BLOCKDEV_DIRECT) && size % 4096 == 0) {
+		/* Some filesystems (older tmpfs) refuse O_DIRECT: stay buffered. */
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0) {
+			bd->direct = true;
+			bd->direct_align = 4096;
+		}
 	}
 	bd->fd = TAKE_FD(fd);
 	*ret = bd;
@@ -431,6 +444,11 @@ int blockdev_set_name(struct blockdev *bd, const char *name, struct herd_error *
 struct blockdev *blockdev_base(struct blockdev *bd)
 {
 	return bd->base;
+}
+
+bool blockdev_is_direct(const struct blockdev *bd)
+{
+	return bd->direct;
 }
 
 bool blockdev_is_overlay(const struct blockdev *bd)

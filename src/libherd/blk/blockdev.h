@@ -39,9 +39,11 @@ enum blockdev_open_flags {
 
 /* Open a regular file or block device.  The size of a block device comes
  * from BLKGETSIZE64.  The fd is opened O_CLOEXEC and fstat'ed, never
- * stat-then-open.  BLOCKDEV_EXCLUSIVE and BLOCKDEV_DIRECT apply to block
- * devices only (ignored for regular files); with BLOCKDEV_DIRECT any
- * buffer/offset/length is accepted — unaligned requests go through an
+ * stat-then-open.  BLOCKDEV_EXCLUSIVE applies to block devices only.
+ * BLOCKDEV_DIRECT is required to work on block devices and best effort on
+ * regular files (used when the filesystem supports O_DIRECT and the size
+ * is a multiple of 4096; see blockdev_is_direct()).  With it any
+ * buffer/offset/length is still accepted: unaligned requests go through an
  * aligned bounce buffer. */
 int blockdev_open_file(const char *path, unsigned flags, struct blockdev **ret,
 		       struct herd_error *err);
@@ -93,6 +95,8 @@ int blockdev_overlay_discard(struct blockdev *overlay, struct herd_error *err);
 uint64_t blockdev_overlay_dirty_bytes(const struct blockdev *overlay);
 
 bool blockdev_is_overlay(const struct blockdev *bd);
+/* True when I/O bypasses the page cache (O_DIRECT is in effect). */
+bool blockdev_is_direct(const struct blockdev *bd);
 
 /* Replace the name used in messages (e.g. "image.img partition 2"). */
 int blockdev_set_name(struct blockdev *bd, const char *name, struct herd_error *err);

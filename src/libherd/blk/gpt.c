@@ -259,7 +259,8 @@ static void gpt_add_meta(struct ptable *t, const struct gpt_header *h, uint32_t 
 	ptable_add_meta(t, h->entries_lba * ss, (array_bytes + ss - 1) / ss * ss);
 }
 
-int ptable_gpt_read(struct blockdev *bd, struct ptable *t, struct herd_error *err)
+int ptable_gpt_read(struct blockdev *bd, bool require_primary, struct ptable *t,
+		    struct herd_error *err)
 {
 	static const uint32_t sector_sizes[] = {512, 4096};
 	struct gpt_header primary = {0}, backup = {0};
@@ -291,6 +292,12 @@ int ptable_gpt_read(struct blockdev *bd, struct ptable *t, struct herd_error *er
 	if (rb == -ENOMEM) {
 		free(primary.entries);
 		return herd_error_set(err, ENOMEM, "GPT: out of memory");
+	}
+	if (rp < 0 && require_primary) {
+		/* No protective MBR and no valid primary: an old backup header
+		 * at the end of, say, a FAT superfloppy is not a table. */
+		free(backup.entries);
+		return 0;
 	}
 	if (rp < 0 && rb < 0)
 		return herd_error_set(

@@ -5,10 +5,11 @@
  * Probe order follows the kernel and blkid: sector 0 must end in 0x55AA
  * and every MBR status byte must be 0x00 or 0x80 (otherwise it is a boot
  * sector or garbage, not a table); an entry of type 0xEE (protective or
- * hybrid MBR) means GPT and nothing else; otherwise MBR.  Without the
- * 0x55AA signature a GPT header is still looked for (some tools write no
- * protective MBR).  A sector 0 with no partition entries that looks like
- * a FAT boot sector is a superfloppy: PTABLE_NONE.
+ * hybrid MBR) means GPT and nothing else; otherwise MBR.  When sector 0
+ * is no MBR, a GPT is still accepted if its primary header is valid (some
+ * tools write no protective MBR) — but never from the backup alone, which
+ * may be a leftover at the end of a since-reformatted superfloppy.  A sector 0 with no partition
+ * entries that looks like a FAT boot sector is a superfloppy: PTABLE_NONE.
  *
  * After a format has been parsed, every partition must lie inside the
  * image and no two may overlap (an MBR extended container and its
@@ -27,15 +28,29 @@
 #include "base/macros.h"
 #include "blk/ptable_internal.h"
 
-uint32_t ptable_crc32(const uint8_t *data, size_t length)
+/* The loop has no branch worth a fuzzer's attention, and tracing its
+ * comparisons cost three quarters of fuzz_ptable's time: keep coverage
+ * instrumentation out of it in fuzz builds (clang only). */
+#ifdef HERD_FUZZING
+__attribute__((no_sanitize("coverage")))
+#endif
+uint32_t
+ptable_crc32(const uint8_t *data, size_t length)
 {
+	/* Four bits at a time: entry i is the reflected CRC of nibble i
+	 * (polynomial 0xedb88320).  Four times faster than bit by bit, which
+	 * matters when a fuzzer checks a 16 KiB entry array per input. */
+	static const uint32_t nibble[16] = {
+	    0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
+	    0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+	    0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+	};
 	uint32_t crc = 0xffffffffu;
 
-	/* Bitwise: table-free, and the arrays checked here are ≤ 4 MiB. */
 	for (size_t i = 0; i < length; i++) {
 		crc ^= data[i];
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+		crc = (crc >> 4) ^ nibble[crc & 0xf];
+		crc = (crc >> 4) ^ nibble[crc & 0xf];
 	}
 	return ~crc;
 }
@@ -223,14 +238,15 @@ int ptable_read(struct blockdev *bd, struct ptable *ret, struct herd_error *err)
 	}
 
 	if (ptable_u8(sector0, 510) != 0x55 || ptable_u8(sector0, 511) != 0xaa || bad_status) {
-		/* Not an MBR.  A GPT without protective MBR is still a GPT. */
-		r = ptable_gpt_read(bd, t, err);
+		/* Not an MBR.  A GPT without protective MBR is still taken
+		 * (some tools write none), but only on a valid primary. */
+		r = ptable_gpt_read(bd, true, t, err);
 		if (r == 0)
 			goto done;
 		if (r > 0)
 			ptable_add_warning(t, "GPT without a protective MBR");
 	} else if (protective) {
-		r = ptable_gpt_read(bd, t, err);
+		r = ptable_gpt_read(bd, false, t, err);
 		if (r == 0)
 			r = herd_error_set(err, EINVAL,
 					   "protective MBR (type 0xee) but no GPT header");

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,8 @@ int ptable_mbr_read(struct blockdev *bd, struct ptable_bytes sector0, struct pta
 
 /* Look for a GPT header at LBA 1 for 512- then 4096-byte sectors.  Returns
  * 1 and fills t when one validates (primary or backup), 0 when there is no
- * "EFI PART" signature anywhere it looks, <0 on error (including a GPT
- * whose primary and backup are both invalid). */
-int ptable_gpt_read(struct blockdev *bd, struct ptable *t, struct herd_error *err);
+ * "EFI PART" signature anywhere it looks (or, with require_primary, when
+ * the primary header is not valid), <0 on error (including a GPT whose
+ * primary and backup are both invalid). */
+int ptable_gpt_read(struct blockdev *bd, bool require_primary, struct ptable *t,
+		    struct herd_error *err);
