@@ -55,7 +55,8 @@ expect_error() {
 		fail "$*: stderr is not one 'herd: ' line: $ERR"
 		return 1
 	fi
-	if [[ $ERR != *"$fragment"* ]]; then
+	# Case-insensitive: "No such file" and "no such file" are the same news.
+	if [[ ${ERR,,} != *"${fragment,,}"* ]]; then
 		fail "$*: stderr '$ERR' lacks '$fragment'"
 		return 1
 	fi

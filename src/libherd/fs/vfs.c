@@ -104,6 +104,34 @@ const struct vfs_ops *vfs_probe(struct blockdev *bd)
 	return NULL;
 }
 
+/*
+ * Nothing claimed the blockdev.  If it still carries a filesystem's
+ * signature (a FAT boot sector's "FAT" type string, ext's magic), let that
+ * driver try to mount it so the user learns what is broken ("FAT: bad BPB:
+ * bytes per sector 0") rather than only that nothing matched.
+ */
+static int explain_unclaimed(struct blockdev *bd, struct herd_error *err)
+{
+	uint8_t sector[1024 + 64];
+	const struct vfs_ops *ops = NULL;
+	void *fs = NULL;
+
+	if (blockdev_size(bd) >= sizeof(sector) &&
+	    blockdev_pread(bd, sector, sizeof(sector), 0, NULL) == 0) {
+		bool fat_sig = memcmp(sector + 54, "FAT", 3) == 0 || memcmp(sector + 82, "FAT", 3) == 0;
+		bool ext_sig = sector[1024 + 56] == 0x53 && sector[1024 + 57] == 0xef;
+		if (fat_sig)
+			ops = &vfs_fat_ops;
+		else if (ext_sig)
+			ops = &vfs_ext4_ops;
+	}
+	if (ops && ops->mount(bd, false, &fs, err) < 0)
+		return herd_error_prefix(err, EMEDIUMTYPE, "damaged %s filesystem", ops->name);
+	if (fs)
+		ops->unmount(fs, NULL);
+	return herd_error_set(err, EMEDIUMTYPE, "no filesystem herd understands");
+}
+
 int vfs_mount(struct blockdev *bd, bool writable, struct vfs **ret, struct herd_error *err)
 {
 	const struct vfs_ops *ops = vfs_probe(bd);
@@ -111,7 +139,7 @@ int vfs_mount(struct blockdev *bd, bool writable, struct vfs **ret, struct herd_
 	int r;
 
 	if (!ops)
-		return herd_error_set(err, EMEDIUMTYPE, "no filesystem herd understands");
+		return explain_unclaimed(bd, err);
 	if (writable && !blockdev_writable(bd))
 		return herd_error_set(err, EROFS, "%s is read-only", blockdev_name(bd));
 	v = calloc(1, sizeof(*v));
