@@ -35,9 +35,9 @@ int settings_cli_add_options(struct option *buf, size_t cap)
 		const struct settings_key *k = &keys[i];
 		bool takes_value = k->type != SETTINGS_BOOL && k->type != SETTINGS_RESERVED;
 		if (k->flag)
-			buf[n++] = (struct option){k->flag, takes_value ? required_argument
-									: no_argument,
-						   NULL, SETTINGS_CLI_OPT_BASE + (int)(2 * i)};
+			buf[n++] =
+			    (struct option){k->flag, takes_value ? required_argument : no_argument,
+					    NULL, SETTINGS_CLI_OPT_BASE + (int)(2 * i)};
 		if (k->negated_flag)
 			buf[n++] = (struct option){k->negated_flag, no_argument, NULL,
 						   SETTINGS_CLI_OPT_BASE + (int)(2 * i + 1)};
@@ -91,7 +91,8 @@ void settings_cli_print_help(FILE *out)
 		else if (k->type == SETTINGS_RESERVED)
 			snprintf(left, sizeof(left), "--%s", k->flag);
 		else
-			snprintf(left, sizeof(left), "--%s %s", k->flag, k->metavar ? k->metavar : "VALUE");
+			snprintf(left, sizeof(left), "--%s %s", k->flag,
+				 k->metavar ? k->metavar : "VALUE");
 		fprintf(out, "  %-28s %s [%s]\n", left, k->help, k->name);
 	}
 }
