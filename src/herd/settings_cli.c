@@ -78,7 +78,8 @@ void settings_cli_print_help(FILE *out)
 	size_t nkeys;
 	const struct settings_key *keys = settings_keys(&nkeys);
 
-	fputs("Settings (each also HERD_<KEY> in the environment and <key> in the fleet file):\n",
+	fputs("Settings (each also the [key] in the fleet file and HERD_<KEY> in the\n"
+	      "environment, upper-cased with '.' as '_': HERD_WIFI_PSK; --passwd excepted):\n",
 	      out);
 	for (size_t i = 0; i < nkeys; i++) {
 		const struct settings_key *k = &keys[i];
@@ -95,4 +96,19 @@ void settings_cli_print_help(FILE *out)
 				 k->metavar ? k->metavar : "VALUE");
 		fprintf(out, "  %-28s %s [%s]\n", left, k->help, k->name);
 	}
+	/* The rest exist in the file and the environment only. */
+	fputs("Without a flag (fleet file, and HERD_<KEY> except files):\n ", out);
+	size_t col = 1;
+	for (size_t i = 0; i < nkeys; i++) {
+		size_t n = strlen(keys[i].name);
+		if (keys[i].flag)
+			continue;
+		if (col + n + 1 > 78) {
+			fputs("\n ", out);
+			col = 1;
+		}
+		fprintf(out, " %s", keys[i].name);
+		col += n + 1;
+	}
+	fputc('\n', out);
 }

@@ -135,7 +135,7 @@ expect_line "env beats the file" '^timezone +UTC +env HERD_TIMEZONE$'
 run env HERD_TIMEZONE=UTC "$HERD" config show --config "$F" --host red01 --timezone Europe/Berlin
 expect_line "flag beats env" '^timezone +Europe/Berlin +flag --timezone$'
 run "$HERD" config show --config "$F" --host red01 --no-ssh --sshkey site/key.pub --dns 9.9.9.9,1.1.1.1
-expect_line "--no-ssh" '^ssh\.enabled +false +flag --ssh$'
+expect_line "--no-ssh" '^ssh\.enabled +false +flag --no-ssh$'
 expect_line "--sshkey relative to the cwd" "^ssh\.authorized_keys +site/key\.pub +flag --sshkey\$"
 expect_line "--dns list" '^network\.dns +9\.9\.9\.9, 1\.1\.1\.1 +flag --dns$'
 run env HERD_GATEWAY=10.9.9.9 HERD_SSH_ENABLED=false "$HERD" config show

@@ -292,6 +292,9 @@ static void test_structure_errors(void **state)
 		     "fleet.yaml:2: a: expected a mapping of settings, not a single value");
 	expect_error("defaults:\n  user: &u pi\nhosts:\n  a:\n    user: *u\n",
 		     "fleet.yaml:5: user: YAML aliases are not supported");
+	expect_error("defaults:\n  wifi: &w { ssid: x }\nhosts:\n  a:\n    wifi: *w\n",
+		     "fleet.yaml:5: wifi: YAML aliases are not supported");
+	expect_error("defaults:\n  <<: { user: pi }\n", "fleet.yaml:2: unknown key '<<'");
 	expect_error(
 	    "defaults:\n  gateway: 10.0.0.1\n  network:\n    gateway: 10.0.0.2\n",
 	    "fleet.yaml:4: 'network.gateway' sets network.gateway again (already set at line 2)");

@@ -405,6 +405,9 @@ static int parse_key(struct layer_parse *lp, const char *given, const char *full
 	unsigned vline = node_line(value, kline);
 	int r;
 
+	if (value && fy_node_is_alias(value))
+		return herd_error_set(err, EINVAL, "%s:%u: %s: YAML aliases are not supported",
+				      lp->name, vline, full);
 	if (!key) {
 		if (settings_is_section(full)) {
 			size_t nkeys;
@@ -446,7 +449,7 @@ static int parse_key(struct layer_parse *lp, const char *given, const char *full
 	if (key->type == SETTINGS_RESERVED || (key->flags & SETTINGS_KEY_NO_FILE))
 		return herd_error_set(err, EINVAL, "%s:%u: %s: %s", lp->name, kline, key->name,
 				      key->hint);
-	if (node_is_null(value) && !(value && fy_node_is_alias(value))) {
+	if (node_is_null(value)) {
 		const struct settings_origin origin = {.source = SETTINGS_SOURCE_FILE,
 						       .line = vline};
 		settings_clear(lp->layer, key, &origin);

@@ -802,7 +802,12 @@ void settings_format_source(const struct herd_settings *s, const struct settings
 		snprintf(buf, len, "env %s", env);
 		break;
 	case SETTINGS_SOURCE_FLAG:
-		snprintf(buf, len, "flag --%s", key->flag ? key->flag : key->name);
+		/* A bool flag that left false can only be the negated one. */
+		if (key->type == SETTINGS_BOOL && key->negated_flag &&
+		    !*(const bool *)field_const(s, key))
+			snprintf(buf, len, "flag --%s", key->negated_flag);
+		else
+			snprintf(buf, len, "flag --%s", key->flag ? key->flag : key->name);
 		break;
 	}
 }
