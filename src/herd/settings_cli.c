@@ -45,7 +45,7 @@ int settings_cli_add_options(struct option *buf, size_t cap)
 	return (int)n;
 }
 
-int settings_cli_parse(int opt, const char *optarg, struct herd_settings *overrides,
+int settings_cli_parse(int opt, const char *value, struct herd_settings *overrides,
 		       struct herd_error *err)
 {
 	const struct settings_origin flag = {.source = SETTINGS_SOURCE_FLAG};
@@ -66,8 +66,8 @@ int settings_cli_parse(int opt, const char *optarg, struct herd_settings *overri
 	if (k->type == SETTINGS_RESERVED)
 		return herd_error_set(err, EINVAL, "--%s: %s", k->flag, k->hint);
 	if (k->type == SETTINGS_BOOL)
-		optarg = negated ? "false" : "true";
-	r = settings_set_text(overrides, k, optarg, true, &ctx, &flag, err);
+		value = negated ? "false" : "true";
+	r = settings_set_text(overrides, k, value, true, &ctx, &flag, err);
 	if (r < 0)
 		return settings_error_rename(err, r, k, negated ? k->negated_flag : k->flag, "--");
 	return 1;

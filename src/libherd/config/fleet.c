@@ -42,6 +42,11 @@ struct fleet {
 	struct fleet_host *hosts;
 	size_t count, capacity;
 	struct strv names;
+	/* Open-addressing index of host names: slot = host index + 1, 0 empty.
+	 * Lookups happen once per host on load (duplicates) and on resolve,
+	 * so a linear scan would make a 10000-host file quadratic. */
+	size_t *index;
+	size_t index_size; /* power of two, at least twice `count` */
 };
 
 /* One per-host value waiting to be paired: the expansion of `key`'s
@@ -509,9 +514,51 @@ static int parse_layer(struct layer_parse *lp, struct herd_settings *layer, stru
 
 /* ---- hosts -------------------------------------------------------------- */
 
+/* FNV-1a: short keys, no adversary worth a keyed hash (the file is the
+ * user's own and capped at FLEET_MAX_HOSTS). */
+static size_t name_hash(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3u;
+	return (size_t)h;
+}
+
+static void index_insert(size_t *index, size_t size, const char *name, size_t host)
+{
+	size_t i = name_hash(name) & (size - 1);
+
+	while (index[i])
+		i = (i + 1) & (size - 1);
+	index[i] = host + 1;
+}
+
+static int index_reserve(struct fleet *fleet, size_t count)
+{
+	size_t size = fleet->index_size ? fleet->index_size : 64;
+	size_t *index;
+
+	if (count * 2 <= fleet->index_size)
+		return 0;
+	while (count * 2 > size)
+		size *= 2;
+	index = calloc(size, sizeof(*index));
+	if (!index)
+		return -ENOMEM;
+	for (size_t h = 0; h < fleet->count; h++)
+		index_insert(index, size, fleet->hosts[h].name, h);
+	free(fleet->index);
+	fleet->index = index;
+	fleet->index_size = size;
+	return 0;
+}
+
 static int fleet_add_host(struct fleet *fleet, const char *name, unsigned line,
 			  struct herd_settings *layer)
 {
+	if (index_reserve(fleet, fleet->count + 1) < 0)
+		return -ENOMEM;
 	if (fleet->count == fleet->capacity) {
 		size_t cap = fleet->capacity ? fleet->capacity * 2 : 16;
 		struct fleet_host *hosts = realloc(fleet->hosts, cap * sizeof(*hosts));
@@ -527,15 +574,21 @@ static int fleet_add_host(struct fleet *fleet, const char *name, unsigned line,
 	h->line = line;
 	h->layer = *layer;
 	settings_init(layer);
+	index_insert(fleet->index, fleet->index_size, h->name, fleet->count);
 	fleet->count++;
 	return 0;
 }
 
 static const struct fleet_host *fleet_find(const struct fleet *fleet, const char *name)
 {
-	for (size_t i = 0; i < fleet->count; i++)
-		if (strcmp(fleet->hosts[i].name, name) == 0)
-			return &fleet->hosts[i];
+	if (!fleet->index_size)
+		return NULL;
+	for (size_t i = name_hash(name) & (fleet->index_size - 1); fleet->index[i];
+	     i = (i + 1) & (fleet->index_size - 1)) {
+		const struct fleet_host *h = &fleet->hosts[fleet->index[i] - 1];
+		if (strcmp(h->name, name) == 0)
+			return h;
+	}
 	return NULL;
 }
 
@@ -887,6 +940,7 @@ struct fleet *fleet_free(struct fleet *fleet)
 	for (size_t i = 0; i < fleet->count; i++)
 		settings_free(&fleet->hosts[i].layer);
 	free(fleet->hosts);
+	free(fleet->index);
 	strv_free(&fleet->names);
 	settings_free(&fleet->base);
 	free(fleet->path);
