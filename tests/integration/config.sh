@@ -140,7 +140,7 @@ expect_line "--sshkey relative to the cwd" "^ssh\.authorized_keys +site/key\.pub
 expect_line "--dns list" '^network\.dns +9\.9\.9\.9, 1\.1\.1\.1 +flag --dns$'
 run env HERD_GATEWAY=10.9.9.9 HERD_SSH_ENABLED=false "$HERD" config show
 expect_rc "show without a file" 0
-expect_line "alias env HERD_GATEWAY" '^network\.gateway +10\.9\.9\.9 +env HERD_NETWORK_GATEWAY$'
+expect_line "alias env HERD_GATEWAY" '^network\.gateway +10\.9\.9\.9 +env HERD_GATEWAY$'
 expect_line "HERD_SSH_ENABLED" '^ssh\.enabled +false +env HERD_SSH_ENABLED$'
 
 echo "# errors and exit codes"

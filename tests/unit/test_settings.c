@@ -275,7 +275,7 @@ static void test_env(void **state)
 	assert_int_equal(s.dns.count, 2);
 	assert_int_equal(s.files.count, 0);
 	settings_format_source(&s, key("dns"), src, sizeof(src));
-	assert_string_equal(src, "env HERD_NETWORK_DNS");
+	assert_string_equal(src, "env HERD_DNS"); /* the spelling that was used */
 	settings_free(&s);
 
 	assert_int_equal(settings_apply_env(&s, conflict, &ctx, &err), -EINVAL);

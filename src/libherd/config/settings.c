@@ -660,8 +660,6 @@ int settings_merge(struct herd_settings *s, const struct herd_settings *upper)
 int settings_apply_env(struct herd_settings *s, char *const *envp,
 		       const struct settings_context *ctx, struct herd_error *err)
 {
-	const struct settings_origin env = {.source = SETTINGS_SOURCE_ENV};
-
 	for (size_t i = 0; i < ELEMENTSOF(registry); i++) {
 		const struct settings_key *key = &registry[i];
 		char name[96], alias[96] = "";
@@ -681,8 +679,12 @@ int settings_apply_env(struct herd_settings *s, char *const *envp,
 					      alias);
 		if (!v)
 			v = va;
+		else
+			va = NULL; /* same value under both names: report the canonical one */
 		if (!v)
 			continue;
+		const struct settings_origin env = {.source = SETTINGS_SOURCE_ENV,
+						    .via_alias = v == va};
 		r = settings_set_text(s, key, v, false, ctx, &env, err);
 		if (r < 0)
 			return settings_error_rename(err, r, key, v == va ? alias : name, "");
@@ -797,7 +799,8 @@ void settings_format_source(const struct herd_settings *s, const struct settings
 			 o->cleared ? " (null)" : "");
 		break;
 	case SETTINGS_SOURCE_ENV:
-		if (settings_key_env_name(key->name, env, sizeof(env)) < 0)
+		if (settings_key_env_name(o->via_alias && key->alias ? key->alias : key->name, env,
+					  sizeof(env)) < 0)
 			env[0] = '\0';
 		snprintf(buf, len, "env %s", env);
 		break;

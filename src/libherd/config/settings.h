@@ -63,8 +63,9 @@ enum settings_source {
 
 struct settings_origin {
 	enum settings_source source;
-	unsigned line; /* SETTINGS_SOURCE_FILE: 1-based line */
-	bool cleared;  /* set to null there: the value is unset on purpose */
+	unsigned line;	/* SETTINGS_SOURCE_FILE: 1-based line */
+	bool cleared;	/* set to null there: the value is unset on purpose */
+	bool via_alias; /* SETTINGS_SOURCE_ENV: the alias's variable (HERD_GATEWAY) */
 };
 
 struct herd_settings {
