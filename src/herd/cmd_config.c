@@ -157,9 +157,9 @@ static int show_run(struct cli *cli, int argc, char **argv)
 {
 	struct option options[80];
 	static const struct option own[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"host", required_argument, NULL, 'H'},
-		CLI_COMMON_OPTIONS,
+	    {"config", required_argument, NULL, 'c'},
+	    {"host", required_argument, NULL, 'H'},
+	    CLI_COMMON_OPTIONS,
 	};
 	struct herd_settings overrides, resolved;
 	struct herd_error err = {0};
@@ -233,9 +233,9 @@ static int show_run(struct cli *cli, int argc, char **argv)
 static int hosts_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'},
-		CLI_COMMON_OPTIONS,
-		{0},
+	    {"config", required_argument, NULL, 'c'},
+	    CLI_COMMON_OPTIONS,
+	    {0},
 	};
 	const struct settings_key *ipaddr = settings_key_find("ipaddr");
 	struct herd_error err = {0};
@@ -313,42 +313,43 @@ static int hosts_run(struct cli *cli, int argc, char **argv)
 }
 
 static const struct cli_command config_show = {
-	.name = "show",
-	.summary = "print the resolved settings of one host, with their sources",
-	.usage = "Usage: herd config show [--config FILE --host NAME] [--json] [settings...]\n"
-		 "\n"
-		 "Print every setting of one host: its value and where it came from\n"
-		 "(FILE:LINE, env HERD_<KEY>, flag --<name>; '(null)' marks a key unset\n"
-		 "on purpose).  Precedence, lowest first: the file's defaults, the host's\n"
-		 "entry, HERD_<KEY> environment variables, command-line flags.  Without\n"
-		 "--config only the environment and the flags apply.  Secrets print as\n"
-		 "'(secret)'.\n"
-		 "\n"
-		 "Options:\n"
-		 "  -c, --config FILE   fleet file (YAML, see data/examples/fleet.yaml)\n"
-		 "  --host NAME         the host to show; must be in FILE\n"
-		 "  --json              print {\"host\", \"values\", \"sources\"} as JSON\n"
-		 "  -h, --help          this text\n"
-		 "\n",
-	.run = show_run,
+    .name = "show",
+    .summary = "print the resolved settings of one host, with their sources",
+    .usage = "Usage: herd config show [--config FILE --host NAME] [--json] [settings...]\n"
+	     "\n"
+	     "Print every setting of one host: its value and where it came from\n"
+	     "(FILE:LINE, env HERD_<KEY>, flag --<name>; '(null)' marks a key unset\n"
+	     "on purpose).  Precedence, lowest first: the file's defaults, the host's\n"
+	     "entry, HERD_<KEY> environment variables, command-line flags.  Without\n"
+	     "--config only the environment and the flags apply.  Secrets print as\n"
+	     "'(secret)'.\n"
+	     "\n"
+	     "Options:\n"
+	     "  -c, --config FILE   fleet file (YAML, see data/examples/fleet.yaml)\n"
+	     "  --host NAME         the host to show; must be in FILE\n"
+	     "  --json              print {\"host\", \"values\", \"sources\"} as JSON\n"
+	     "  -h, --help          this text\n"
+	     "\n",
+    .run = show_run,
 };
 
 static const struct cli_command config_hosts = {
-	.name = "hosts",
-	.summary = "list the hosts of a fleet file",
-	.usage = "Usage: herd config hosts --config FILE [--json]\n"
-		 "\n"
-		 "List the hosts of a fleet file in file order with their IPv4 address\n"
-		 "('-' when none).  HERD_<KEY> environment variables apply as in\n"
-		 "'herd config show'.\n"
-		 "\n"
-		 "Options:\n"
-		 "  -c, --config FILE   fleet file\n"
-		 "  --json              print [{\"host\", \"ipaddr\"}] as JSON (ipaddr null when unset)\n"
-		 "  -h, --help          this text\n"
-		 "\n"
-		 "Exit status: 0 success, 1 the file or environment is wrong, 2 usage error.\n",
-	.run = hosts_run,
+    .name = "hosts",
+    .summary = "list the hosts of a fleet file",
+    .usage =
+	"Usage: herd config hosts --config FILE [--json]\n"
+	"\n"
+	"List the hosts of a fleet file in file order with their IPv4 address\n"
+	"('-' when none).  HERD_<KEY> environment variables apply as in\n"
+	"'herd config show'.\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config FILE   fleet file\n"
+	"  --json              print [{\"host\", \"ipaddr\"}] as JSON (ipaddr null when unset)\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"Exit status: 0 success, 1 the file or environment is wrong, 2 usage error.\n",
+    .run = hosts_run,
 };
 
 static const struct cli_command *const config_table[] = {&config_show, &config_hosts};
@@ -359,24 +360,24 @@ static int config_run(struct cli *cli, int argc, char **argv)
 }
 
 const struct cli_command cmd_config = {
-	.name = "config",
-	.summary = "check a fleet file: resolved settings per host, host list",
-	.usage = "Usage: herd config <subcommand> [options]\n"
-		 "\n"
-		 "Read a fleet file the way customize, build and burn will, and show the\n"
-		 "result without touching any image.\n"
-		 "\n"
-		 "Subcommands:\n"
-		 "  show [--config FILE --host NAME] [--json] [settings...]\n"
-		 "                      resolved settings of one host, with sources\n"
-		 "  hosts --config FILE [--json]\n"
-		 "                      the hosts of the file, in file order, with addresses\n"
-		 "\n"
-		 "Errors name the file, line and key: 'herd: fleet.yaml:7: ipaddr: ...'.\n"
-		 "Every setting is a key in the file, a HERD_<KEY> environment variable\n"
-		 "(dots become underscores: HERD_SSH_ENABLED) and, for most, a flag;\n"
-		 "see 'herd config show --help'.\n"
-		 "\n"
-		 "Exit status: 0 success, 1 failure, 2 usage error.\n",
-	.run = config_run,
+    .name = "config",
+    .summary = "check a fleet file: resolved settings per host, host list",
+    .usage = "Usage: herd config <subcommand> [options]\n"
+	     "\n"
+	     "Read a fleet file the way customize, build and burn will, and show the\n"
+	     "result without touching any image.\n"
+	     "\n"
+	     "Subcommands:\n"
+	     "  show [--config FILE --host NAME] [--json] [settings...]\n"
+	     "                      resolved settings of one host, with sources\n"
+	     "  hosts --config FILE [--json]\n"
+	     "                      the hosts of the file, in file order, with addresses\n"
+	     "\n"
+	     "Errors name the file, line and key: 'herd: fleet.yaml:7: ipaddr: ...'.\n"
+	     "Every setting is a key in the file, a HERD_<KEY> environment variable\n"
+	     "(dots become underscores: HERD_SSH_ENABLED) and, for most, a flag;\n"
+	     "see 'herd config show --help'.\n"
+	     "\n"
+	     "Exit status: 0 success, 1 failure, 2 usage error.\n",
+    .run = config_run,
 };

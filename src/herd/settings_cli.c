@@ -35,9 +35,9 @@ int settings_cli_add_options(struct option *buf, size_t cap)
 		const struct settings_key *k = &keys[i];
 		bool takes_value = k->type != SETTINGS_BOOL && k->type != SETTINGS_RESERVED;
 		if (k->flag)
-			buf[n++] = (struct option){k->flag, takes_value ? required_argument
-									: no_argument,
-						   NULL, SETTINGS_CLI_OPT_BASE + (int)(2 * i)};
+			buf[n++] =
+			    (struct option){k->flag, takes_value ? required_argument : no_argument,
+					    NULL, SETTINGS_CLI_OPT_BASE + (int)(2 * i)};
 		if (k->negated_flag)
 			buf[n++] = (struct option){k->negated_flag, no_argument, NULL,
 						   SETTINGS_CLI_OPT_BASE + (int)(2 * i + 1)};
@@ -45,7 +45,7 @@ int settings_cli_add_options(struct option *buf, size_t cap)
 	return (int)n;
 }
 
-int settings_cli_parse(int opt, const char *optarg, struct herd_settings *overrides,
+int settings_cli_parse(int opt, const char *value, struct herd_settings *overrides,
 		       struct herd_error *err)
 {
 	const struct settings_origin flag = {.source = SETTINGS_SOURCE_FLAG};
@@ -66,8 +66,8 @@ int settings_cli_parse(int opt, const char *optarg, struct herd_settings *overri
 	if (k->type == SETTINGS_RESERVED)
 		return herd_error_set(err, EINVAL, "--%s: %s", k->flag, k->hint);
 	if (k->type == SETTINGS_BOOL)
-		optarg = negated ? "false" : "true";
-	r = settings_set_text(overrides, k, optarg, true, &ctx, &flag, err);
+		value = negated ? "false" : "true";
+	r = settings_set_text(overrides, k, value, true, &ctx, &flag, err);
 	if (r < 0)
 		return settings_error_rename(err, r, k, negated ? k->negated_flag : k->flag, "--");
 	return 1;
@@ -78,7 +78,8 @@ void settings_cli_print_help(FILE *out)
 	size_t nkeys;
 	const struct settings_key *keys = settings_keys(&nkeys);
 
-	fputs("Settings (each also HERD_<KEY> in the environment and <key> in the fleet file):\n",
+	fputs("Settings (each also the [key] in the fleet file and HERD_<KEY> in the\n"
+	      "environment, upper-cased with '.' as '_': HERD_WIFI_PSK; --passwd excepted):\n",
 	      out);
 	for (size_t i = 0; i < nkeys; i++) {
 		const struct settings_key *k = &keys[i];
@@ -91,7 +92,23 @@ void settings_cli_print_help(FILE *out)
 		else if (k->type == SETTINGS_RESERVED)
 			snprintf(left, sizeof(left), "--%s", k->flag);
 		else
-			snprintf(left, sizeof(left), "--%s %s", k->flag, k->metavar ? k->metavar : "VALUE");
+			snprintf(left, sizeof(left), "--%s %s", k->flag,
+				 k->metavar ? k->metavar : "VALUE");
 		fprintf(out, "  %-28s %s [%s]\n", left, k->help, k->name);
 	}
+	/* The rest exist in the file and the environment only. */
+	fputs("Without a flag (fleet file, and HERD_<KEY> except files):\n ", out);
+	size_t col = 1;
+	for (size_t i = 0; i < nkeys; i++) {
+		size_t n = strlen(keys[i].name);
+		if (keys[i].flag)
+			continue;
+		if (col + n + 1 > 78) {
+			fputs("\n ", out);
+			col = 1;
+		}
+		fprintf(out, " %s", keys[i].name);
+		col += n + 1;
+	}
+	fputc('\n', out);
 }

@@ -42,7 +42,7 @@ int settings_cli_add_options(struct option *buf, size_t cap);
 /* Handle one getopt_long() result: 1 when it was a settings flag (stored
  * in `overrides` with source FLAG), 0 when it is not ours, -errno with
  * "--flag: why" in err for a bad value or a reserved flag. */
-int settings_cli_parse(int opt, const char *optarg, struct herd_settings *overrides,
+int settings_cli_parse(int opt, const char *value, struct herd_settings *overrides,
 		       struct herd_error *err);
 /* The "Settings:" help section: one line per flag, generated. */
 void settings_cli_print_help(FILE *out);

@@ -88,7 +88,8 @@ static struct fleet *load(const char *yaml)
 	struct herd_error err = {0};
 	struct fleet *fleet = NULL;
 
-	if (fleet_load_memory("fleet.yaml", fx->dir, yaml, strlen(yaml), fx->envp, &fleet, &err) < 0)
+	if (fleet_load_memory("fleet.yaml", fx->dir, yaml, strlen(yaml), fx->envp, &fleet, &err) <
+	    0)
 		fail_msg("load failed: %s", err.message);
 	return fleet;
 }
@@ -97,7 +98,8 @@ static void expect_error(const char *yaml, const char *message)
 {
 	struct herd_error err = {0};
 	struct fleet *fleet = NULL;
-	int r = fleet_load_memory("fleet.yaml", fx->dir, yaml, strlen(yaml), fx->envp, &fleet, &err);
+	int r =
+	    fleet_load_memory("fleet.yaml", fx->dir, yaml, strlen(yaml), fx->envp, &fleet, &err);
 
 	if (r >= 0)
 		fail_msg("loaded, want error '%s'", message);
@@ -125,22 +127,23 @@ static void expect_source(const struct herd_settings *s, const char *name, const
 }
 
 static const char example[] =
-	"image: raspios-lite-arm64@2025-10-01\n"                                    /* 1 */
-	"defaults:\n"                                                               /* 2 */
-	"  user: pi\n"                                                              /* 3 */
-	"  password_hash: \"$y$j9T$F5Jx5fExrKuPp53xLKQ..1$6foLM1JhGupouWKMU70wxK61Kw9ZnecbACjJwRadqM2\"\n"
-	"  ssh: { enabled: true, authorized_keys: [key.pub], password_auth: false }\n" /* 5 */
-	"  wifi: { ssid: lab, psk_file: wifi.psk, country: DE }\n"                  /* 6 */
-	"  timezone: Europe/Berlin\n"                                               /* 7 */
-	"  locale: en_GB.UTF-8\n"                                                   /* 8 */
-	"  keymap: de\n"                                                            /* 9 */
-	"  network: { gateway: 10.1.1.1, dns: [10.1.1.1] }\n"                       /* 10 */
-	"  firstboot: { packages: [htop], run: [ \"systemctl enable --now ssh\" ] }\n" /* 11 */
-	"  files: [ { path: /etc/motd, content: \"herd node\\n\", mode: \"0644\" } ]\n" /* 12 */
-	"hosts:\n"                                                                  /* 13 */
-	"  red[01-04]:\n"                                                           /* 14 */
-	"    ipaddr: 10.1.1.[11-14]\n"                                              /* 15 */
-	"  blue01:    { ipaddr: 10.1.1.30, wifi: null }\n";                         /* 16 */
+    "image: raspios-lite-arm64@2025-10-01\n" /* 1 */
+    "defaults:\n"			     /* 2 */
+    "  user: pi\n"			     /* 3 */
+    "  password_hash: "
+    "\"$y$j9T$F5Jx5fExrKuPp53xLKQ..1$6foLM1JhGupouWKMU70wxK61Kw9ZnecbACjJwRadqM2\"\n"
+    "  ssh: { enabled: true, authorized_keys: [key.pub], password_auth: false }\n"  /* 5 */
+    "  wifi: { ssid: lab, psk_file: wifi.psk, country: DE }\n"			    /* 6 */
+    "  timezone: Europe/Berlin\n"						    /* 7 */
+    "  locale: en_GB.UTF-8\n"							    /* 8 */
+    "  keymap: de\n"								    /* 9 */
+    "  network: { gateway: 10.1.1.1, dns: [10.1.1.1] }\n"			    /* 10 */
+    "  firstboot: { packages: [htop], run: [ \"systemctl enable --now ssh\" ] }\n"  /* 11 */
+    "  files: [ { path: /etc/motd, content: \"herd node\\n\", mode: \"0644\" } ]\n" /* 12 */
+    "hosts:\n"									    /* 13 */
+    "  red[01-04]:\n"								    /* 14 */
+    "    ipaddr: 10.1.1.[11-14]\n"						    /* 15 */
+    "  blue01:    { ipaddr: 10.1.1.30, wifi: null }\n";				    /* 16 */
 
 static void test_example(void **state)
 {
@@ -202,11 +205,14 @@ static void test_example(void **state)
 
 static void test_syntax_errors(void **state)
 {
-	expect_error("defaults:\n  user: pi\n  dns: [1.1.1.1\n", "fleet.yaml:4: flow sequence without a closing bracket");
+	expect_error("defaults:\n  user: pi\n  dns: [1.1.1.1\n",
+		     "fleet.yaml:4: flow sequence without a closing bracket");
 	expect_error("defaults:\n  user: pi\n  user: pj\n", "fleet.yaml:3: duplicate key");
-	expect_error("defaults:\n\tuser: pi\n", "fleet.yaml:2: tab character may not be used as indentation");
+	expect_error("defaults:\n\tuser: pi\n",
+		     "fleet.yaml:2: tab character may not be used as indentation");
 	expect_error("", "fleet.yaml: empty or unreadable YAML document");
-	expect_error("- a\n- b\n", "fleet.yaml:1: the fleet file must be a mapping with 'defaults' and 'hosts'");
+	expect_error("- a\n- b\n",
+		     "fleet.yaml:1: the fleet file must be a mapping with 'defaults' and 'hosts'");
 	/* DESIGN.md's one-line `{ ipaddr: 10.1.1.[11-14] }` is not YAML: '['
 	 * starts a flow sequence inside a flow mapping.  Quote it or use
 	 * block style; the error says where. */
@@ -225,7 +231,8 @@ static void test_key_errors(void **state)
 		     "fleet.yaml:3: ipaddr: '10.1.1.300' is not an IPv4 address");
 	expect_error("defaults:\n  timezone: [UTC]\n",
 		     "fleet.yaml:2: timezone: expected a single value, not a list");
-	expect_error("defaults:\n  dns: { a: 1 }\n", "fleet.yaml:2: network.dns: expected a list, not a mapping");
+	expect_error("defaults:\n  dns: { a: 1 }\n",
+		     "fleet.yaml:2: network.dns: expected a list, not a mapping");
 	expect_error("defaults:\n  dns: [1.1.1.1, [2.2.2.2]]\n",
 		     "fleet.yaml:2: network.dns: expected a single value, not a list");
 	expect_error("defaults:\n  wifi: lab\n",
@@ -233,7 +240,8 @@ static void test_key_errors(void **state)
 	expect_error("defaults:\n  ssh:\n    enabled: maybe\n",
 		     "fleet.yaml:3: ssh.enabled: 'maybe' is not true or false");
 	expect_error("defaults:\n  wifi: { country: de }\n",
-		     "fleet.yaml:2: wifi.country: 'de' is not a country code (two uppercase letters, ISO 3166-1)");
+		     "fleet.yaml:2: wifi.country: 'de' is not a country code (two uppercase "
+		     "letters, ISO 3166-1)");
 }
 
 /* The timezone message ends in the (temp) zoneinfo path: check a prefix. */
@@ -244,11 +252,12 @@ static void test_timezone_message(void **state)
 	struct fleet *fleet = NULL;
 	char want[256];
 
-	assert_int_equal(fleet_load_memory("fleet.yaml", fx->dir, yaml, strlen(yaml), fx->envp,
-					   &fleet, &err),
-			 -EINVAL);
+	assert_int_equal(
+	    fleet_load_memory("fleet.yaml", fx->dir, yaml, strlen(yaml), fx->envp, &fleet, &err),
+	    -EINVAL);
 	snprintf(want, sizeof(want),
-		 "fleet.yaml:2: timezone: 'Europe/Nowhere' is not a timezone in %s/zoneinfo", fx->dir);
+		 "fleet.yaml:2: timezone: 'Europe/Nowhere' is not a timezone in %s/zoneinfo",
+		 fx->dir);
 	assert_string_equal(err.message, want);
 }
 
@@ -257,9 +266,10 @@ static void test_secrets_refused(void **state)
 	expect_error("defaults:\n  password: hunter2\n",
 		     "fleet.yaml:2: password: clear-text passwords are not accepted; use "
 		     "password_hash (e.g. from 'mkpasswd -m yescrypt')");
-	expect_error("defaults:\n  wifi:\n    ssid: lab\n    psk: supersecret\n",
-		     "fleet.yaml:4: wifi.psk: clear-text secrets are not allowed in the fleet file; "
-		     "use wifi.psk_file");
+	expect_error(
+	    "defaults:\n  wifi:\n    ssid: lab\n    psk: supersecret\n",
+	    "fleet.yaml:4: wifi.psk: clear-text secrets are not allowed in the fleet file; "
+	    "use wifi.psk_file");
 	expect_error("defaults:\n  password_hash: \"$1$saltsalt$ZFzx6HPhS8PV6Wm4BIhbo/\"\n",
 		     "fleet.yaml:2: password_hash: '$1$saltsalt$...' is a weak or unknown password "
 		     "hash; use yescrypt ($y$) or SHA-512 ($6$), e.g. from 'mkpasswd -m yescrypt'");
@@ -269,26 +279,38 @@ static void test_structure_errors(void **state)
 {
 	char want[512];
 
-	expect_error("timezone: UTC\n", "fleet.yaml:1: 'timezone' belongs under 'defaults' or a host entry");
-	expect_error("version: 2\n", "fleet.yaml:1: unknown key 'version' (expected image, defaults, hosts)");
-	expect_error("defaults: [a]\n", "fleet.yaml:1: defaults: expected a mapping of settings, not a list");
-	expect_error("hosts: [a, b]\n", "fleet.yaml:1: hosts: expected a mapping of host lists to settings, not a list");
-	expect_error("hosts:\n  a: 5\n", "fleet.yaml:2: a: expected a mapping of settings, not a single value");
+	expect_error("timezone: UTC\n",
+		     "fleet.yaml:1: 'timezone' belongs under 'defaults' or a host entry");
+	expect_error("version: 2\n",
+		     "fleet.yaml:1: unknown key 'version' (expected image, defaults, hosts)");
+	expect_error("defaults: [a]\n",
+		     "fleet.yaml:1: defaults: expected a mapping of settings, not a list");
+	expect_error(
+	    "hosts: [a, b]\n",
+	    "fleet.yaml:1: hosts: expected a mapping of host lists to settings, not a list");
+	expect_error("hosts:\n  a: 5\n",
+		     "fleet.yaml:2: a: expected a mapping of settings, not a single value");
 	expect_error("defaults:\n  user: &u pi\nhosts:\n  a:\n    user: *u\n",
 		     "fleet.yaml:5: user: YAML aliases are not supported");
-	expect_error("defaults:\n  gateway: 10.0.0.1\n  network:\n    gateway: 10.0.0.2\n",
-		     "fleet.yaml:4: 'network.gateway' sets network.gateway again (already set at line 2)");
+	expect_error("defaults:\n  wifi: &w { ssid: x }\nhosts:\n  a:\n    wifi: *w\n",
+		     "fleet.yaml:5: wifi: YAML aliases are not supported");
+	expect_error("defaults:\n  <<: { user: pi }\n", "fleet.yaml:2: unknown key '<<'");
+	expect_error(
+	    "defaults:\n  gateway: 10.0.0.1\n  network:\n    gateway: 10.0.0.2\n",
+	    "fleet.yaml:4: 'network.gateway' sets network.gateway again (already set at line 2)");
 	expect_error("image: a\ndefaults:\n  image: b\n",
 		     "fleet.yaml:3: 'image' sets image again (already set at line 1)");
-	expect_error("hosts:\n  red[3-1]: {}\n",
-		     "fleet.yaml:2: hosts: 'red[3-1]': range 3-1 at column 5: upper bound is below lower bound");
+	expect_error("hosts:\n  red[3-1]: {}\n", "fleet.yaml:2: hosts: 'red[3-1]': range 3-1 at "
+						 "column 5: upper bound is below lower bound");
 	expect_error("hosts:\n  red_1: {}\n",
 		     "fleet.yaml:2: host 'red_1' is not a valid hostname; set 'hostname' for it");
-	expect_error("defaults:\n  ssh: { authorized_keys: [missing.pub] }\n",
-		     (snprintf(want, sizeof(want),
-			       "fleet.yaml:2: ssh.authorized_keys: '%s/missing.pub': No such file or directory",
-			       fx->dir),
-		      want));
+	expect_error(
+	    "defaults:\n  ssh: { authorized_keys: [missing.pub] }\n",
+	    (snprintf(
+		 want, sizeof(want),
+		 "fleet.yaml:2: ssh.authorized_keys: '%s/missing.pub': No such file or directory",
+		 fx->dir),
+	     want));
 	expect_error("defaults:\n  firstboot:\n    packages: [htop, Bad]\n",
 		     "fleet.yaml:3: firstboot.packages: 'Bad' is not a Debian package name");
 }
@@ -297,26 +319,33 @@ static void test_files_errors(void **state)
 {
 	char want[512];
 
-	expect_error("defaults:\n  files: /etc/motd\n", "fleet.yaml:2: files: expected a list, not a single value");
-	expect_error("defaults:\n  files:\n    - /etc/motd\n",
-		     "fleet.yaml:3: files: each entry must be a mapping with path and content or source");
-	expect_error("defaults:\n  files:\n    - content: x\n",
-		     "fleet.yaml:3: files: an entry needs a path and exactly one of content or source");
-	expect_error("defaults:\n  files:\n    - { path: /a, content: x, source: key.pub }\n",
-		     "fleet.yaml:3: files: an entry needs a path and exactly one of content or source");
-	expect_error("defaults:\n  files:\n    - { path: etc/motd, content: x }\n",
-		     "fleet.yaml:3: files.path: 'etc/motd' is not an absolute path without '.' or '..'");
+	expect_error("defaults:\n  files: /etc/motd\n",
+		     "fleet.yaml:2: files: expected a list, not a single value");
+	expect_error(
+	    "defaults:\n  files:\n    - /etc/motd\n",
+	    "fleet.yaml:3: files: each entry must be a mapping with path and content or source");
+	expect_error(
+	    "defaults:\n  files:\n    - content: x\n",
+	    "fleet.yaml:3: files: an entry needs a path and exactly one of content or source");
+	expect_error(
+	    "defaults:\n  files:\n    - { path: /a, content: x, source: key.pub }\n",
+	    "fleet.yaml:3: files: an entry needs a path and exactly one of content or source");
+	expect_error(
+	    "defaults:\n  files:\n    - { path: etc/motd, content: x }\n",
+	    "fleet.yaml:3: files.path: 'etc/motd' is not an absolute path without '.' or '..'");
 	expect_error("defaults:\n  files:\n    - path: /a\n      content: x\n      mode: 0999\n",
 		     "fleet.yaml:5: files.mode: '0999' is not an octal mode like 0644");
 	expect_error("defaults:\n  files:\n    - { path: /a, content: x, owner: Root }\n",
 		     "fleet.yaml:3: files.owner: 'Root' is not user or user:group");
-	expect_error("defaults:\n  files:\n    - { path: /a, content: x, perms: 1 }\n",
-		     "fleet.yaml:3: files: unknown key 'perms' (path, content, source, mode, owner)");
-	snprintf(want, sizeof(want), "fleet.yaml:3: files.source: '%s/nope': No such file or directory",
-		 fx->dir);
+	expect_error(
+	    "defaults:\n  files:\n    - { path: /a, content: x, perms: 1 }\n",
+	    "fleet.yaml:3: files: unknown key 'perms' (path, content, source, mode, owner)");
+	snprintf(want, sizeof(want),
+		 "fleet.yaml:3: files.source: '%s/nope': No such file or directory", fx->dir);
 	expect_error("defaults:\n  files:\n    - { path: /a, source: nope }\n", want);
 
-	struct fleet *fleet = load("defaults:\n  files:\n    - { path: /etc/k, source: key.pub, mode: 600, owner: \"pi:pi\" }\n"
+	struct fleet *fleet = load("defaults:\n  files:\n    - { path: /etc/k, source: key.pub, "
+				   "mode: 600, owner: \"pi:pi\" }\n"
 				   "hosts:\n  a:\n");
 	struct herd_settings s;
 	resolve(fleet, "a", NULL, NULL, &s);
@@ -365,7 +394,8 @@ static void test_pairing(void **state)
 	expect_error("hosts:\n  red1:\n    ipaddr: 10.1.1.[1-2]\n",
 		     "fleet.yaml:3: ipaddr: '10.1.1.[1-2]' gives 2 values for 1 hosts");
 	expect_error("defaults:\n  ipaddr: 10.1.1.[1-2]\n",
-		     "fleet.yaml:2: ipaddr: '10.1.1.[1-2]' gives 2 values; values pair with hosts only in a hosts entry");
+		     "fleet.yaml:2: ipaddr: '10.1.1.[1-2]' gives 2 values; values pair with hosts "
+		     "only in a hosts entry");
 	/* Each paired value is still validated, with the value's line. */
 	expect_error("hosts:\n  r[1-2]:\n    ipaddr: 10.1.1.[255-256]\n",
 		     "fleet.yaml:3: ipaddr: '10.1.1.256' is not an IPv4 address");
@@ -410,14 +440,16 @@ static void test_null_reset(void **state)
 	assert_int_equal(fleet_load_memory("fleet.yaml", fx->dir, quoted, strlen(quoted), fx->envp,
 					   &fleet, &err),
 			 -EINVAL);
-	assert_non_null(strstr(err.message, "fleet.yaml:3: timezone: 'null' is not a timezone in "));
+	assert_non_null(
+	    strstr(err.message, "fleet.yaml:3: timezone: 'null' is not a timezone in "));
 }
 
 static void test_duplicate_hosts(void **state)
 {
 	expect_error("hosts:\n  red[01-03]: {}\n  red02: {}\n",
 		     "fleet.yaml:3: host 'red02' is already defined at line 2");
-	expect_error("hosts:\n  a,b: {}\n  c,a: {}\n", "fleet.yaml:3: host 'a' is already defined at line 2");
+	expect_error("hosts:\n  a,b: {}\n  c,a: {}\n",
+		     "fleet.yaml:3: host 'a' is already defined at line 2");
 	expect_error("hosts:\n  a: {}\n  a: {}\n", "fleet.yaml:3: duplicate key");
 }
 
@@ -468,9 +500,8 @@ static void test_precedence_env(void **state)
 	expect_source(&s, "locale", "env HERD_LOCALE");
 	settings_free(&s);
 	assert_int_equal(fleet_resolve_host(fleet, "a", NULL, bad, &s, &err), -EINVAL);
-	assert_string_equal(err.message,
-			    "HERD_LOCALE: 'french' is not a locale like en_GB.UTF-8 "
-			    "(ll_CC[.charset][@modifier])");
+	assert_string_equal(err.message, "HERD_LOCALE: 'french' is not a locale like en_GB.UTF-8 "
+					 "(ll_CC[.charset][@modifier])");
 	fleet_free(fleet);
 }
 
@@ -555,8 +586,8 @@ static void test_load_path(void **state)
 	write_in("bad.yaml", "defaults:\n  keymap: DE\n");
 	snprintf(path, sizeof(path), "%s/bad.yaml", fx->dir);
 	assert_int_equal(fleet_load(path, fx->envp, &fleet, &err), -EINVAL);
-	snprintf(want, sizeof(want), "%s:2: keymap: 'DE' is not a keymap like 'de' or 'de(nodeadkeys)'",
-		 path);
+	snprintf(want, sizeof(want),
+		 "%s:2: keymap: 'DE' is not a keymap like 'de' or 'de(nodeadkeys)'", path);
 	assert_string_equal(err.message, want);
 
 	snprintf(path, sizeof(path), "%s/none.yaml", fx->dir);
@@ -570,22 +601,22 @@ static void test_load_path(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_example),
-		cmocka_unit_test(test_syntax_errors),
-		cmocka_unit_test(test_key_errors),
-		cmocka_unit_test(test_timezone_message),
-		cmocka_unit_test(test_secrets_refused),
-		cmocka_unit_test(test_structure_errors),
-		cmocka_unit_test(test_files_errors),
-		cmocka_unit_test(test_pairing),
-		cmocka_unit_test(test_null_reset),
-		cmocka_unit_test(test_duplicate_hosts),
-		cmocka_unit_test(test_precedence_defaults),
-		cmocka_unit_test(test_precedence_host),
-		cmocka_unit_test(test_precedence_env),
-		cmocka_unit_test(test_precedence_flag),
-		cmocka_unit_test(test_resolve_edges),
-		cmocka_unit_test(test_load_path),
+	    cmocka_unit_test(test_example),
+	    cmocka_unit_test(test_syntax_errors),
+	    cmocka_unit_test(test_key_errors),
+	    cmocka_unit_test(test_timezone_message),
+	    cmocka_unit_test(test_secrets_refused),
+	    cmocka_unit_test(test_structure_errors),
+	    cmocka_unit_test(test_files_errors),
+	    cmocka_unit_test(test_pairing),
+	    cmocka_unit_test(test_null_reset),
+	    cmocka_unit_test(test_duplicate_hosts),
+	    cmocka_unit_test(test_precedence_defaults),
+	    cmocka_unit_test(test_precedence_host),
+	    cmocka_unit_test(test_precedence_env),
+	    cmocka_unit_test(test_precedence_flag),
+	    cmocka_unit_test(test_resolve_edges),
+	    cmocka_unit_test(test_load_path),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -225,13 +225,17 @@ static void test_username_package_owner_path(void **state)
 static void test_crypt_hash(void **state)
 {
 	/* Real hashes of "x" (openssl passwd / libcrypt via perl crypt()). */
-	const char *sha512 = "$6$saltsalt$8RWsOfwR6M6PpnoeQiEiWzNTPo1f0HjVYjDnLZhGx16aBFRkeqiHAzfXP/"
-			     "LgrOWMBMXqiU2pLrXsSOHNUyUm91";
-	const char *sha512_rounds = "$6$rounds=5000$saltsalt$8RWsOfwR6M6PpnoeQiEiWzNTPo1f0HjVYjDnLZhGx16aBFRkeqiHAzfXP/"
-				    "LgrOWMBMXqiU2pLrXsSOHNUyUm91";
+	const char *sha512 =
+	    "$6$saltsalt$8RWsOfwR6M6PpnoeQiEiWzNTPo1f0HjVYjDnLZhGx16aBFRkeqiHAzfXP/"
+	    "LgrOWMBMXqiU2pLrXsSOHNUyUm91";
+	const char *sha512_rounds =
+	    "$6$rounds=5000$saltsalt$8RWsOfwR6M6PpnoeQiEiWzNTPo1f0HjVYjDnLZhGx16aBFRkeqiHAzfXP/"
+	    "LgrOWMBMXqiU2pLrXsSOHNUyUm91";
 	const char *sha256 = "$5$saltstring$8lNOPUYH/6hNVwI72WGU4WW1KQqblnIzRCd9nWOKs5A";
-	const char *yescrypt = "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$6foLM1JhGupouWKMU70wxK61Kw9ZnecbACjJwRadqM2";
-	const char *gost = "$gy$j9T$F5Jx5fExrKuPp53xLKQ..1$swDwqc9roxMj9t43.TdN6v6uEgFlLv6oDhMVx4g6bhA";
+	const char *yescrypt =
+	    "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$6foLM1JhGupouWKMU70wxK61Kw9ZnecbACjJwRadqM2";
+	const char *gost =
+	    "$gy$j9T$F5Jx5fExrKuPp53xLKQ..1$swDwqc9roxMj9t43.TdN6v6uEgFlLv6oDhMVx4g6bhA";
 	const char *bcrypt = "$2b$12$R9h/cIPz0gi.URNNX3kh2OFZpuItF3WweSp8FEkv/0/5FZHApM3fe";
 	struct herd_error err = {0};
 	char *out = NULL;
@@ -245,16 +249,17 @@ static void test_crypt_hash(void **state)
 	assert_false(validate_crypt_hash("$1$saltsalt$ZFzx6HPhS8PV6Wm4BIhbo/"));
 	assert_false(validate_crypt_hash("abJnggxhB/yWI")); /* DES */
 	assert_false(validate_crypt_hash("$6$saltsalt$short"));
-	assert_false(validate_crypt_hash("$6$$8RWsOfwR6M6PpnoeQiEiWzNTPo1f0HjVYjDnLZhGx16aBFRkeqiHAzfXP/"
-					 "LgrOWMBMXqiU2pLrXsSOHNUyUm91"));
+	assert_false(
+	    validate_crypt_hash("$6$$8RWsOfwR6M6PpnoeQiEiWzNTPo1f0HjVYjDnLZhGx16aBFRkeqiHAzfXP/"
+				"LgrOWMBMXqiU2pLrXsSOHNUyUm91"));
 	assert_false(validate_crypt_hash("$y$j9T$salt$tooshort"));
 	assert_false(validate_crypt_hash("$2b$12$short"));
 	assert_false(validate_crypt_hash("password"));
 	assert_false(validate_crypt_hash(""));
 
-	assert_int_equal(validate_crypt_hash_value("$1$saltsalt$ZFzx6HPhS8PV6Wm4BIhbo/", NULL, &out,
-						   &err),
-			 -EINVAL);
+	assert_int_equal(
+	    validate_crypt_hash_value("$1$saltsalt$ZFzx6HPhS8PV6Wm4BIhbo/", NULL, &out, &err),
+	    -EINVAL);
 	assert_non_null(strstr(err.message, "weak or unknown"));
 	assert_int_equal(validate_crypt_hash_value("secret", NULL, &out, &err), -EINVAL);
 	assert_null(out);
@@ -392,17 +397,17 @@ static void test_registry_validators(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hostname),
-		cmocka_unit_test(test_ipv4),
-		cmocka_unit_test(test_locale),
-		cmocka_unit_test(test_keymap),
-		cmocka_unit_test(test_username_package_owner_path),
-		cmocka_unit_test(test_crypt_hash),
-		cmocka_unit_test(test_wifi),
-		cmocka_unit_test(test_country),
-		cmocka_unit_test(test_timezone),
-		cmocka_unit_test(test_file_ref),
-		cmocka_unit_test(test_registry_validators),
+	    cmocka_unit_test(test_hostname),
+	    cmocka_unit_test(test_ipv4),
+	    cmocka_unit_test(test_locale),
+	    cmocka_unit_test(test_keymap),
+	    cmocka_unit_test(test_username_package_owner_path),
+	    cmocka_unit_test(test_crypt_hash),
+	    cmocka_unit_test(test_wifi),
+	    cmocka_unit_test(test_country),
+	    cmocka_unit_test(test_timezone),
+	    cmocka_unit_test(test_file_ref),
+	    cmocka_unit_test(test_registry_validators),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -16,6 +16,7 @@
 #include "fleet.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <libfyaml.h>
 #include <stdio.h>
@@ -41,6 +42,11 @@ struct fleet {
 	struct fleet_host *hosts;
 	size_t count, capacity;
 	struct strv names;
+	/* Open-addressing index of host names: slot = host index + 1, 0 empty.
+	 * Lookups happen once per host on load (duplicates) and on resolve,
+	 * so a linear scan would make a 10000-host file quadratic. */
+	size_t *index;
+	size_t index_size; /* power of two, at least twice `count` */
 };
 
 /* One per-host value waiting to be paired: the expansion of `key`'s
@@ -127,8 +133,8 @@ static const char *node_kind(struct fy_node *node)
 
 /* The text of a scalar node as a fresh C string.  Refuses aliases,
  * non-scalars and embedded NULs. */
-static int node_text(struct layer_parse *lp, struct fy_node *node, unsigned line,
-		     const char *what, char **ret, struct herd_error *err)
+static int node_text(struct layer_parse *lp, struct fy_node *node, unsigned line, const char *what,
+		     char **ret, struct herd_error *err)
 {
 	const char *text;
 	size_t len;
@@ -167,14 +173,15 @@ static int mark_seen(struct layer_parse *lp, const struct settings_key *key, con
 	size_t idx = settings_key_index(key);
 
 	if (lp->seen_line[idx])
-		return herd_error_set(err, EINVAL, "%s:%u: '%s' sets %s again (already set at line %u)",
+		return herd_error_set(err, EINVAL,
+				      "%s:%u: '%s' sets %s again (already set at line %u)",
 				      lp->name, line, given, key->name, lp->seen_line[idx]);
 	lp->seen_line[idx] = line;
 	return 0;
 }
 
-static int parse_files(struct layer_parse *lp, const struct settings_key *key,
-		       struct fy_node *seq, unsigned line, struct herd_error *err)
+static int parse_files(struct layer_parse *lp, const struct settings_key *key, struct fy_node *seq,
+		       unsigned line, struct herd_error *err)
 {
 	static const char *const fields[] = {"path", "content", "source", "mode", "owner"};
 	struct herd_file_list list = {0};
@@ -197,10 +204,11 @@ static int parse_files(struct layer_parse *lp, const struct settings_key *key,
 		void *piter = NULL;
 
 		if (fy_node_get_type(item) != FYNT_MAPPING) {
-			r = herd_error_set(err, EINVAL,
-					   "%s:%u: files: each entry must be a mapping with path and "
-					   "content or source",
-					   lp->name, item_line);
+			r = herd_error_set(
+			    err, EINVAL,
+			    "%s:%u: files: each entry must be a mapping with path and "
+			    "content or source",
+			    lp->name, item_line);
 			goto fail;
 		}
 		while ((pair = fy_node_mapping_iterate(item, &piter))) {
@@ -232,10 +240,11 @@ static int parse_files(struct layer_parse *lp, const struct settings_key *key,
 				goto fail;
 			if (f == 0) {
 				if (!validate_image_path(value)) {
-					r = herd_error_set(err, EINVAL,
-							   "%s:%u: files.path: '%s' is not an absolute "
-							   "path without '.' or '..'",
-							   lp->name, vline, value);
+					r = herd_error_set(
+					    err, EINVAL,
+					    "%s:%u: files.path: '%s' is not an absolute "
+					    "path without '.' or '..'",
+					    lp->name, vline, value);
 					goto fail;
 				}
 				free(spec->path);
@@ -247,26 +256,29 @@ static int parse_files(struct layer_parse *lp, const struct settings_key *key,
 				char *resolved = NULL;
 				r = validate_file_ref_value(value, &lp->ctx, &resolved, err);
 				if (r < 0) {
-					herd_error_prefix(err, r, "%s:%u: files.source", lp->name, vline);
+					herd_error_prefix(err, r, "%s:%u: files.source", lp->name,
+							  vline);
 					goto fail;
 				}
 				free(spec->source);
 				spec->source = resolved;
 			} else if (f == 3) {
 				if (parse_mode(value, &spec->mode) < 0) {
-					r = herd_error_set(err, EINVAL,
-							   "%s:%u: files.mode: '%s' is not an octal "
-							   "mode like 0644",
-							   lp->name, vline, value);
+					r = herd_error_set(
+					    err, EINVAL,
+					    "%s:%u: files.mode: '%s' is not an octal "
+					    "mode like 0644",
+					    lp->name, vline, value);
 					goto fail;
 				}
 				spec->has_mode = true;
 			} else {
 				if (!validate_owner(value)) {
-					r = herd_error_set(err, EINVAL,
-							   "%s:%u: files.owner: '%s' is not user or "
-							   "user:group",
-							   lp->name, vline, value);
+					r = herd_error_set(
+					    err, EINVAL,
+					    "%s:%u: files.owner: '%s' is not user or "
+					    "user:group",
+					    lp->name, vline, value);
 					goto fail;
 				}
 				free(spec->owner);
@@ -288,8 +300,8 @@ fail:
 	return r;
 }
 
-static int parse_list(struct layer_parse *lp, const struct settings_key *key,
-		      struct fy_node *value, unsigned line, struct herd_error *err)
+static int parse_list(struct layer_parse *lp, const struct settings_key *key, struct fy_node *value,
+		      unsigned line, struct herd_error *err)
 {
 	const struct settings_origin origin = {.source = SETTINGS_SOURCE_FILE, .line = line};
 	struct strv items = STRV_INIT;
@@ -354,15 +366,15 @@ static int parse_scalar(struct layer_parse *lp, const struct settings_key *key,
 			if (r == -E2BIG && hostlist_count(text, FLEET_MAX_HOSTS, &count, NULL) < 0)
 				count = 0;
 			if (lp->group_size == 0)
-				return herd_error_set(err, EINVAL,
-						      "%s:%u: %s: '%s' gives %zu values; values pair "
-						      "with hosts only in a hosts entry",
-						      lp->name, line, key->name, text, count);
-			return herd_error_set(err, EINVAL,
-					      "%s:%u: %s: '%s' gives %s%zu values for %zu hosts",
-					      lp->name, line, key->name, text,
-					      count ? "" : "more than ", count ? count : limit,
-					      lp->group_size);
+				return herd_error_set(
+				    err, EINVAL,
+				    "%s:%u: %s: '%s' gives %zu values; values pair "
+				    "with hosts only in a hosts entry",
+				    lp->name, line, key->name, text, count);
+			return herd_error_set(
+			    err, EINVAL, "%s:%u: %s: '%s' gives %s%zu values for %zu hosts",
+			    lp->name, line, key->name, text, count ? "" : "more than ",
+			    count ? count : limit, lp->group_size);
 		}
 		if (r < 0) {
 			/* Not a host-list expression: let the validator explain. */
@@ -398,6 +410,9 @@ static int parse_key(struct layer_parse *lp, const char *given, const char *full
 	unsigned vline = node_line(value, kline);
 	int r;
 
+	if (value && fy_node_is_alias(value))
+		return herd_error_set(err, EINVAL, "%s:%u: %s: YAML aliases are not supported",
+				      lp->name, vline, full);
 	if (!key) {
 		if (settings_is_section(full)) {
 			size_t nkeys;
@@ -408,7 +423,8 @@ static int parse_key(struct layer_parse *lp, const char *given, const char *full
 
 			if (node_is_null(value)) {
 				for (size_t i = 0; i < nkeys; i++) {
-					if (strncmp(keys[i].name, full, n) != 0 || keys[i].name[n] != '.')
+					if (strncmp(keys[i].name, full, n) != 0 ||
+					    keys[i].name[n] != '.')
 						continue;
 					r = mark_seen(lp, &keys[i], given, kline, err);
 					if (r < 0)
@@ -418,17 +434,18 @@ static int parse_key(struct layer_parse *lp, const char *given, const char *full
 				return 0;
 			}
 			if (fy_node_get_type(value) != FYNT_MAPPING)
-				return herd_error_set(err, EINVAL,
-						      "%s:%u: %s: expected a mapping (or null), not %s",
-						      lp->name, vline, full, node_kind(value));
+				return herd_error_set(
+				    err, EINVAL, "%s:%u: %s: expected a mapping (or null), not %s",
+				    lp->name, vline, full, node_kind(value));
 			return parse_mapping(lp, value, full, kline, err);
 		}
 		const char *suggestion = settings_key_suggest(full);
 		if (suggestion)
 			return herd_error_set(err, EINVAL,
-					      "%s:%u: unknown key '%s' (did you mean '%s'?)", lp->name,
-					      kline, full, suggestion);
-		return herd_error_set(err, EINVAL, "%s:%u: unknown key '%s'", lp->name, kline, full);
+					      "%s:%u: unknown key '%s' (did you mean '%s'?)",
+					      lp->name, kline, full, suggestion);
+		return herd_error_set(err, EINVAL, "%s:%u: unknown key '%s'", lp->name, kline,
+				      full);
 	}
 
 	r = mark_seen(lp, key, full, kline, err);
@@ -437,7 +454,7 @@ static int parse_key(struct layer_parse *lp, const char *given, const char *full
 	if (key->type == SETTINGS_RESERVED || (key->flags & SETTINGS_KEY_NO_FILE))
 		return herd_error_set(err, EINVAL, "%s:%u: %s: %s", lp->name, kline, key->name,
 				      key->hint);
-	if (node_is_null(value) && !(value && fy_node_is_alias(value))) {
+	if (node_is_null(value)) {
 		const struct settings_origin origin = {.source = SETTINGS_SOURCE_FILE,
 						       .line = vline};
 		settings_clear(lp->layer, key, &origin);
@@ -471,8 +488,8 @@ static int parse_mapping(struct layer_parse *lp, struct fy_node *map, const char
 			return r;
 		if (snprintf(full, sizeof(full), "%s%s%s", prefix, prefix[0] ? "." : "", name) >=
 		    (int)sizeof(full))
-			return herd_error_set(err, EINVAL, "%s:%u: unknown key '%.40s...'", lp->name,
-					      kline, name);
+			return herd_error_set(err, EINVAL, "%s:%u: unknown key '%.40s...'",
+					      lp->name, kline, name);
 		r = parse_key(lp, name, full, fy_node_pair_value(pair), kline, err);
 		if (r < 0)
 			return r;
@@ -489,16 +506,59 @@ static int parse_layer(struct layer_parse *lp, struct herd_settings *layer, stru
 	if (node_is_null(map))
 		return 0;
 	if (fy_node_get_type(map) != FYNT_MAPPING || fy_node_is_alias(map))
-		return herd_error_set(err, EINVAL, "%s:%u: %s: expected a mapping of settings, not %s",
-				      lp->name, node_line(map, line), what, node_kind(map));
+		return herd_error_set(err, EINVAL,
+				      "%s:%u: %s: expected a mapping of settings, not %s", lp->name,
+				      node_line(map, line), what, node_kind(map));
 	return parse_mapping(lp, map, "", line, err);
 }
 
 /* ---- hosts -------------------------------------------------------------- */
 
+/* FNV-1a: short keys, no adversary worth a keyed hash (the file is the
+ * user's own and capped at FLEET_MAX_HOSTS). */
+static size_t name_hash(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3u;
+	return (size_t)h;
+}
+
+static void index_insert(size_t *index, size_t size, const char *name, size_t host)
+{
+	size_t i = name_hash(name) & (size - 1);
+
+	while (index[i])
+		i = (i + 1) & (size - 1);
+	index[i] = host + 1;
+}
+
+static int index_reserve(struct fleet *fleet, size_t count)
+{
+	size_t size = fleet->index_size ? fleet->index_size : 64;
+	size_t *index;
+
+	if (count * 2 <= fleet->index_size)
+		return 0;
+	while (count * 2 > size)
+		size *= 2;
+	index = calloc(size, sizeof(*index));
+	if (!index)
+		return -ENOMEM;
+	for (size_t h = 0; h < fleet->count; h++)
+		index_insert(index, size, fleet->hosts[h].name, h);
+	free(fleet->index);
+	fleet->index = index;
+	fleet->index_size = size;
+	return 0;
+}
+
 static int fleet_add_host(struct fleet *fleet, const char *name, unsigned line,
 			  struct herd_settings *layer)
 {
+	if (index_reserve(fleet, fleet->count + 1) < 0)
+		return -ENOMEM;
 	if (fleet->count == fleet->capacity) {
 		size_t cap = fleet->capacity ? fleet->capacity * 2 : 16;
 		struct fleet_host *hosts = realloc(fleet->hosts, cap * sizeof(*hosts));
@@ -514,15 +574,21 @@ static int fleet_add_host(struct fleet *fleet, const char *name, unsigned line,
 	h->line = line;
 	h->layer = *layer;
 	settings_init(layer);
+	index_insert(fleet->index, fleet->index_size, h->name, fleet->count);
 	fleet->count++;
 	return 0;
 }
 
 static const struct fleet_host *fleet_find(const struct fleet *fleet, const char *name)
 {
-	for (size_t i = 0; i < fleet->count; i++)
-		if (strcmp(fleet->hosts[i].name, name) == 0)
-			return &fleet->hosts[i];
+	if (!fleet->index_size)
+		return NULL;
+	for (size_t i = name_hash(name) & (fleet->index_size - 1); fleet->index[i];
+	     i = (i + 1) & (fleet->index_size - 1)) {
+		const struct fleet_host *h = &fleet->hosts[fleet->index[i] - 1];
+		if (strcmp(h->name, name) == 0)
+			return h;
+	}
 	return NULL;
 }
 
@@ -554,7 +620,8 @@ static int parse_host_entry(struct fleet *fleet, struct layer_parse *lp, struct 
 	for (size_t i = 0; i < names.count; i++) {
 		const struct fleet_host *other = fleet_find(fleet, names.items[i]);
 		if (other) {
-			r = herd_error_set(err, EINVAL, "%s:%u: host '%s' is already defined at line %u",
+			r = herd_error_set(err, EINVAL,
+					   "%s:%u: host '%s' is already defined at line %u",
 					   lp->name, kline, names.items[i], other->line);
 			goto out;
 		}
@@ -646,8 +713,8 @@ static int yaml_error(const char *name, struct fy_diag *diag, struct herd_error 
 
 	while ((e = fy_diag_errors_iterate(diag, &iter)))
 		if (e->msg)
-			return herd_error_set(err, EINVAL, "%s:%d: %s", name, e->line > 0 ? e->line : 1,
-					      e->msg);
+			return herd_error_set(err, EINVAL, "%s:%d: %s", name,
+					      e->line > 0 ? e->line : 1, e->msg);
 	return herd_error_set(err, EINVAL, "%s: empty or unreadable YAML document", name);
 }
 
@@ -688,7 +755,8 @@ static int parse_document(struct fleet *fleet, struct layer_parse *lp, struct fy
 				return herd_error_set(err, EINVAL,
 						      "%s:%u: defaults: expected a mapping of "
 						      "settings, not %s",
-						      lp->name, node_line(value, kline), node_kind(value));
+						      lp->name, node_line(value, kline),
+						      node_kind(value));
 			r = parse_mapping(lp, value, "", kline, err);
 		} else if (strcmp(name, "hosts") == 0) {
 			hosts = value;
@@ -699,14 +767,65 @@ static int parse_document(struct fleet *fleet, struct layer_parse *lp, struct fy
 					   "%s:%u: '%s' belongs under 'defaults' or a host entry",
 					   lp->name, kline, name);
 		} else {
-			r = herd_error_set(err, EINVAL,
-					   "%s:%u: unknown key '%s' (expected image, defaults, hosts)",
-					   lp->name, kline, name);
+			r = herd_error_set(
+			    err, EINVAL,
+			    "%s:%u: unknown key '%s' (expected image, defaults, hosts)", lp->name,
+			    kline, name);
 		}
 		if (r < 0)
 			return r;
 	}
 	return parse_hosts(fleet, lp, hosts, hosts_line, err);
+}
+
+/* YAML 1.2 §5.1: a stream is UTF-8 made of printable characters (tab,
+ * LF, CR, x20-x7E, x85, xA0-xD7FF, xE000-xFFFD, x10000-x10FFFF).  We check
+ * this before libfyaml sees the bytes: besides giving a clear message,
+ * libfyaml 0.7.12 loops forever on invalid UTF-8 inside a directive
+ * (found by fuzz_fleet; input "%\xb6\n"). */
+static int check_characters(const char *name, const unsigned char *p, size_t len,
+			    struct herd_error *err)
+{
+	unsigned line = 1;
+
+	for (size_t i = 0; i < len;) {
+		uint32_t c = p[i];
+		size_t n = 1;
+
+		if (c >= 0x80) {
+			uint32_t min;
+			if ((c & 0xe0) == 0xc0) {
+				n = 2, c &= 0x1f, min = 0x80;
+			} else if ((c & 0xf0) == 0xe0) {
+				n = 3, c &= 0x0f, min = 0x800;
+			} else if ((c & 0xf8) == 0xf0) {
+				n = 4, c &= 0x07, min = 0x10000;
+			} else {
+				goto bad_utf8;
+			}
+			if (i + n > len)
+				goto bad_utf8;
+			for (size_t k = 1; k < n; k++) {
+				if ((p[i + k] & 0xc0) != 0x80)
+					goto bad_utf8;
+				c = c << 6 | (p[i + k] & 0x3f);
+			}
+			if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+				goto bad_utf8;
+		}
+		if (!(c == '\t' || c == '\n' || c == '\r' || (c >= 0x20 && c <= 0x7e) ||
+		      c == 0x85 || (c >= 0xa0 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) ||
+		      c >= 0x10000))
+			return herd_error_set(
+			    err, EINVAL, "%s:%u: control character U+%04X is not allowed in YAML",
+			    name, line, (unsigned)c);
+		if (c == '\n')
+			line++;
+		i += n;
+	}
+	return 0;
+bad_utf8:
+	return herd_error_set(err, EINVAL, "%s:%u: invalid UTF-8", name, line);
 }
 
 int fleet_load_memory(const char *name, const char *base_dir, const void *data, size_t len,
@@ -720,7 +839,12 @@ int fleet_load_memory(const char *name, const char *base_dir, const void *data, 
 	int r;
 
 	if (len > FLEET_MAX_BYTES)
-		return herd_error_set(err, EFBIG, "%s: larger than %u bytes", name, FLEET_MAX_BYTES);
+		return herd_error_set(err, EFBIG, "%s: larger than %u bytes", name,
+				      FLEET_MAX_BYTES);
+
+	r = check_characters(name, data, len, err);
+	if (r < 0)
+		return r;
 
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;
@@ -742,8 +866,8 @@ int fleet_load_memory(const char *name, const char *base_dir, const void *data, 
 	settings_context_init(&lp->ctx, envp, base_dir);
 
 	const struct fy_parse_cfg pcfg = {
-		.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG,
-		.diag = diag,
+	    .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG,
+	    .diag = diag,
 	};
 	doc = fy_document_build_from_string(&pcfg, data, len);
 	if (!doc) {
@@ -782,7 +906,8 @@ int fleet_load(const char *path, char *const *envp, struct fleet **ret, struct h
 	if (!S_ISREG(st.st_mode))
 		return herd_error_set(err, EINVAL, "%s: not a regular file", path);
 	if ((uint64_t)st.st_size > FLEET_MAX_BYTES)
-		return herd_error_set(err, EFBIG, "%s: larger than %u bytes", path, FLEET_MAX_BYTES);
+		return herd_error_set(err, EFBIG, "%s: larger than %u bytes", path,
+				      FLEET_MAX_BYTES);
 	data = malloc((size_t)st.st_size + 1);
 	if (!data)
 		return herd_error_set(err, ENOMEM, "out of memory");
@@ -815,6 +940,7 @@ struct fleet *fleet_free(struct fleet *fleet)
 	for (size_t i = 0; i < fleet->count; i++)
 		settings_free(&fleet->hosts[i].layer);
 	free(fleet->hosts);
+	free(fleet->index);
 	strv_free(&fleet->names);
 	settings_free(&fleet->base);
 	free(fleet->path);

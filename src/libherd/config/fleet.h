@@ -62,10 +62,9 @@ const char *fleet_path(const struct fleet *fleet);
 /* Resolve the settings of `host`: defaults < host entry < environment
  * (`envp`, may be NULL) < `overrides` (may be NULL; keys with source NONE
  * are ignored).  `fleet` may be NULL: then only the environment and the
- * overrides apply and `host` is not used (it may be NULL).  A host that is not in a given fleet is -ENOENT: a
- * typo must not quietly produce an unconfigured card.  *ret is
- * initialised by this call and written only on success; free it with
- * settings_free(). */
+ * overrides apply and `host` is not used (it may be NULL).  A host that is not in a given fleet is
+ * -ENOENT: a typo must not quietly produce an unconfigured card.  *ret is initialised by this call
+ * and written only on success; free it with settings_free(). */
 int fleet_resolve_host(const struct fleet *fleet, const char *host,
 		       const struct herd_settings *overrides, char *const *envp,
 		       struct herd_settings *ret, struct herd_error *err);

@@ -32,71 +32,153 @@
 #define FIELD(f) offsetof(struct herd_settings, f)
 
 static const struct settings_key registry[] = {
-	{.name = "image", .flag = NULL, .metavar = "IMAGE", .type = SETTINGS_STRING,
-	 .offset = FIELD(image), .validate = validate_text_value,
-	 .help = "OS image: store name, path or URL"},
-	{.name = "hostname", .flag = "hostname", .metavar = "NAME", .type = SETTINGS_STRING,
-	 .flags = SETTINGS_KEY_PER_HOST, .offset = FIELD(hostname),
-	 .validate = validate_hostname_value, .help = "host name (default: the host's name)"},
-	{.name = "ipaddr", .flag = "ipaddr", .metavar = "ADDR[/N]", .type = SETTINGS_IPV4_CIDR,
-	 .flags = SETTINGS_KEY_PER_HOST, .offset = FIELD(ipaddr),
-	 .help = "static IPv4 address, prefix /24 unless given"},
-	{.name = "network.gateway", .alias = "gateway", .flag = "gateway", .metavar = "ADDR",
-	 .type = SETTINGS_IPV4_ADDR, .flags = SETTINGS_KEY_PER_HOST, .offset = FIELD(gateway),
-	 .help = "default IPv4 gateway"},
-	{.name = "network.dns", .alias = "dns", .flag = "dns", .metavar = "ADDR[,ADDR...]",
-	 .type = SETTINGS_LIST, .offset = FIELD(dns), .validate = validate_ipv4_addr_value,
-	 .help = "DNS servers (repeatable)"},
-	{.name = "user", .flag = "user", .metavar = "NAME", .type = SETTINGS_STRING,
-	 .offset = FIELD(user), .validate = validate_username_value,
-	 .help = "login user to create or rename"},
-	{.name = "password_hash", .flag = "password-hash", .metavar = "HASH",
-	 .type = SETTINGS_STRING, .flags = SETTINGS_KEY_SECRET, .offset = FIELD(password_hash),
-	 .validate = validate_crypt_hash_value,
-	 .help = "the user's password as a crypt hash ($y$ or $6$)"},
-	{.name = "password", .flag = "passwd", .type = SETTINGS_RESERVED,
-	 .flags = SETTINGS_KEY_NO_ENV | SETTINGS_KEY_SECRET,
-	 .help = "(not yet) prompt for the password",
-	 .hint = "clear-text passwords are not accepted; use password_hash (e.g. from "
-		 "'mkpasswd -m yescrypt')"},
-	{.name = "ssh.enabled", .flag = "ssh", .negated_flag = "no-ssh", .type = SETTINGS_BOOL,
-	 .offset = FIELD(ssh_enabled), .help = "enable (or disable) the SSH server"},
-	{.name = "ssh.authorized_keys", .flag = "sshkey", .metavar = "FILE", .type = SETTINGS_LIST,
-	 .offset = FIELD(ssh_authorized_keys), .validate = validate_file_ref_value,
-	 .help = "public key file to authorize (repeatable)"},
-	{.name = "ssh.password_auth", .type = SETTINGS_BOOL, .offset = FIELD(ssh_password_auth),
-	 .help = "allow SSH password logins"},
-	{.name = "wifi.ssid", .flag = "ssid", .metavar = "SSID", .type = SETTINGS_STRING,
-	 .offset = FIELD(wifi_ssid), .validate = validate_ssid_value, .help = "Wi-Fi network name"},
-	{.name = "wifi.psk_file", .metavar = "FILE", .type = SETTINGS_STRING,
-	 .offset = FIELD(wifi_psk_file), .validate = validate_file_ref_value,
-	 .help = "file holding the Wi-Fi passphrase"},
-	{.name = "wifi.psk", .flag = "wifipassword", .metavar = "PASSPHRASE",
-	 .type = SETTINGS_STRING, .flags = SETTINGS_KEY_SECRET | SETTINGS_KEY_NO_FILE,
-	 .offset = FIELD(wifi_psk), .validate = validate_psk_value,
-	 .help = "Wi-Fi passphrase (not in files: use wifi.psk_file there)",
-	 .hint = "clear-text secrets are not allowed in the fleet file; use wifi.psk_file"},
-	{.name = "wifi.country", .flag = "wifi-country", .metavar = "CC", .type = SETTINGS_STRING,
-	 .offset = FIELD(wifi_country), .validate = validate_country_value,
-	 .help = "Wi-Fi regulatory country (ISO 3166-1, e.g. DE)"},
-	{.name = "wifi.hidden", .type = SETTINGS_BOOL, .offset = FIELD(wifi_hidden),
-	 .help = "the Wi-Fi network does not broadcast its SSID"},
-	{.name = "timezone", .flag = "timezone", .metavar = "ZONE", .type = SETTINGS_STRING,
-	 .offset = FIELD(timezone), .validate = validate_timezone_value,
-	 .help = "timezone, e.g. Europe/Berlin"},
-	{.name = "locale", .flag = "locale", .metavar = "LOCALE", .type = SETTINGS_STRING,
-	 .offset = FIELD(locale), .validate = validate_locale_value,
-	 .help = "locale, e.g. en_GB.UTF-8"},
-	{.name = "keymap", .flag = "keymap", .metavar = "LAYOUT", .type = SETTINGS_STRING,
-	 .offset = FIELD(keymap), .validate = validate_keymap_value,
-	 .help = "keyboard layout, e.g. de or de(nodeadkeys)"},
-	{.name = "firstboot.packages", .type = SETTINGS_LIST, .offset = FIELD(firstboot_packages),
-	 .validate = validate_package_value, .help = "packages to install on first boot"},
-	{.name = "firstboot.run", .type = SETTINGS_LIST, .offset = FIELD(firstboot_run),
-	 .validate = validate_text_value, .separator = '\n',
-	 .help = "shell commands to run on first boot"},
-	{.name = "files", .type = SETTINGS_FILES, .flags = SETTINGS_KEY_NO_ENV,
-	 .offset = FIELD(files), .help = "files to write: {path, content|source, mode, owner}"},
+    {.name = "image",
+     .flag = NULL,
+     .metavar = "IMAGE",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(image),
+     .validate = validate_text_value,
+     .help = "OS image: store name, path or URL"},
+    {.name = "hostname",
+     .flag = "hostname",
+     .metavar = "NAME",
+     .type = SETTINGS_STRING,
+     .flags = SETTINGS_KEY_PER_HOST,
+     .offset = FIELD(hostname),
+     .validate = validate_hostname_value,
+     .help = "host name (default: the host's name)"},
+    {.name = "ipaddr",
+     .flag = "ipaddr",
+     .metavar = "ADDR[/N]",
+     .type = SETTINGS_IPV4_CIDR,
+     .flags = SETTINGS_KEY_PER_HOST,
+     .offset = FIELD(ipaddr),
+     .help = "static IPv4 address, prefix /24 unless given"},
+    {.name = "network.gateway",
+     .alias = "gateway",
+     .flag = "gateway",
+     .metavar = "ADDR",
+     .type = SETTINGS_IPV4_ADDR,
+     .flags = SETTINGS_KEY_PER_HOST,
+     .offset = FIELD(gateway),
+     .help = "default IPv4 gateway"},
+    {.name = "network.dns",
+     .alias = "dns",
+     .flag = "dns",
+     .metavar = "ADDR[,ADDR...]",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(dns),
+     .validate = validate_ipv4_addr_value,
+     .help = "DNS servers (repeatable)"},
+    {.name = "user",
+     .flag = "user",
+     .metavar = "NAME",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(user),
+     .validate = validate_username_value,
+     .help = "login user to create or rename"},
+    {.name = "password_hash",
+     .flag = "password-hash",
+     .metavar = "HASH",
+     .type = SETTINGS_STRING,
+     .flags = SETTINGS_KEY_SECRET,
+     .offset = FIELD(password_hash),
+     .validate = validate_crypt_hash_value,
+     .help = "the user's password as a crypt hash ($y$ or $6$)"},
+    {.name = "password",
+     .flag = "passwd",
+     .type = SETTINGS_RESERVED,
+     .flags = SETTINGS_KEY_NO_ENV | SETTINGS_KEY_SECRET,
+     .help = "(not yet) prompt for the password",
+     .hint = "clear-text passwords are not accepted; use password_hash (e.g. from "
+	     "'mkpasswd -m yescrypt')"},
+    {.name = "ssh.enabled",
+     .flag = "ssh",
+     .negated_flag = "no-ssh",
+     .type = SETTINGS_BOOL,
+     .offset = FIELD(ssh_enabled),
+     .help = "enable (or disable) the SSH server"},
+    {.name = "ssh.authorized_keys",
+     .flag = "sshkey",
+     .metavar = "FILE",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(ssh_authorized_keys),
+     .validate = validate_file_ref_value,
+     .help = "public key file to authorize (repeatable)"},
+    {.name = "ssh.password_auth",
+     .type = SETTINGS_BOOL,
+     .offset = FIELD(ssh_password_auth),
+     .help = "allow SSH password logins"},
+    {.name = "wifi.ssid",
+     .flag = "ssid",
+     .metavar = "SSID",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(wifi_ssid),
+     .validate = validate_ssid_value,
+     .help = "Wi-Fi network name"},
+    {.name = "wifi.psk_file",
+     .metavar = "FILE",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(wifi_psk_file),
+     .validate = validate_file_ref_value,
+     .help = "file holding the Wi-Fi passphrase"},
+    {.name = "wifi.psk",
+     .flag = "wifipassword",
+     .metavar = "PASSPHRASE",
+     .type = SETTINGS_STRING,
+     .flags = SETTINGS_KEY_SECRET | SETTINGS_KEY_NO_FILE,
+     .offset = FIELD(wifi_psk),
+     .validate = validate_psk_value,
+     .help = "Wi-Fi passphrase (not in files: use wifi.psk_file there)",
+     .hint = "clear-text secrets are not allowed in the fleet file; use wifi.psk_file"},
+    {.name = "wifi.country",
+     .flag = "wifi-country",
+     .metavar = "CC",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(wifi_country),
+     .validate = validate_country_value,
+     .help = "Wi-Fi regulatory country (ISO 3166-1, e.g. DE)"},
+    {.name = "wifi.hidden",
+     .type = SETTINGS_BOOL,
+     .offset = FIELD(wifi_hidden),
+     .help = "the Wi-Fi network does not broadcast its SSID"},
+    {.name = "timezone",
+     .flag = "timezone",
+     .metavar = "ZONE",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(timezone),
+     .validate = validate_timezone_value,
+     .help = "timezone, e.g. Europe/Berlin"},
+    {.name = "locale",
+     .flag = "locale",
+     .metavar = "LOCALE",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(locale),
+     .validate = validate_locale_value,
+     .help = "locale, e.g. en_GB.UTF-8"},
+    {.name = "keymap",
+     .flag = "keymap",
+     .metavar = "LAYOUT",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(keymap),
+     .validate = validate_keymap_value,
+     .help = "keyboard layout, e.g. de or de(nodeadkeys)"},
+    {.name = "firstboot.packages",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(firstboot_packages),
+     .validate = validate_package_value,
+     .help = "packages to install on first boot"},
+    {.name = "firstboot.run",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(firstboot_run),
+     .validate = validate_text_value,
+     .separator = '\n',
+     .help = "shell commands to run on first boot"},
+    {.name = "files",
+     .type = SETTINGS_FILES,
+     .flags = SETTINGS_KEY_NO_ENV,
+     .offset = FIELD(files),
+     .help = "files to write: {path, content|source, mode, owner}"},
 };
 
 _Static_assert(ELEMENTSOF(registry) <= SETTINGS_MAX_KEYS, "raise SETTINGS_MAX_KEYS");
@@ -369,8 +451,10 @@ bool settings_is_set(const struct herd_settings *s, const struct settings_key *k
 
 static int parse_bool(const char *v, bool *ret)
 {
-	static const char *const yes[] = {"true", "yes", "on", "1", "True", "TRUE", "Yes", "YES", "On", "ON"};
-	static const char *const no[] = {"false", "no", "off", "0", "False", "FALSE", "No", "NO", "Off", "OFF"};
+	static const char *const yes[] = {"true", "yes", "on",	"1",  "True",
+					  "TRUE", "Yes", "YES", "On", "ON"};
+	static const char *const no[] = {"false", "no", "off", "0",   "False",
+					 "FALSE", "No", "NO",  "Off", "OFF"};
 
 	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
 		if (strcmp(v, yes[i]) == 0) {
@@ -414,7 +498,8 @@ static int list_parse(const struct settings_key *key, const char *value,
 			memmove(item, s, len + 1);
 		}
 		if (item[0] == '\0')
-			return herd_error_set(err, EINVAL, "%s: empty item in '%s'", key->name, value);
+			return herd_error_set(err, EINVAL, "%s: empty item in '%s'", key->name,
+					      value);
 		r = key->validate ? key->validate(item, ctx, &norm, err)
 				  : validate_text_value(item, ctx, &norm, err);
 		if (r < 0)
@@ -439,12 +524,13 @@ int settings_set_text(struct herd_settings *s, const struct settings_key *key, c
 	case SETTINGS_RESERVED:
 		return herd_error_set(err, EINVAL, "%s: %s", key->name, key->hint);
 	case SETTINGS_FILES:
-		return herd_error_set(err, EINVAL, "%s: can only be set in the fleet file", key->name);
+		return herd_error_set(err, EINVAL, "%s: can only be set in the fleet file",
+				      key->name);
 	case SETTINGS_BOOL: {
 		bool b;
 		if (parse_bool(value, &b) < 0)
-			return herd_error_set(err, EINVAL, "%s: '%s' is not true or false", key->name,
-					      value);
+			return herd_error_set(err, EINVAL, "%s: '%s' is not true or false",
+					      key->name, value);
 		*(bool *)f = b;
 		break;
 	}
@@ -473,8 +559,8 @@ int settings_set_text(struct herd_settings *s, const struct settings_key *key, c
 		struct strv *list = f;
 		/* Appending continues a list only from the same source (repeated
 		 * --sshkey); a list from a lower layer is replaced, not extended. */
-		bool keep_old = append && s->origin[idx].source == origin->source &&
-				!s->origin[idx].cleared;
+		bool keep_old =
+		    append && s->origin[idx].source == origin->source && !s->origin[idx].cleared;
 		r = list_parse(key, value, ctx, &items, err);
 		if (r < 0) {
 			strv_free(&items);
@@ -574,8 +660,6 @@ int settings_merge(struct herd_settings *s, const struct herd_settings *upper)
 int settings_apply_env(struct herd_settings *s, char *const *envp,
 		       const struct settings_context *ctx, struct herd_error *err)
 {
-	const struct settings_origin env = {.source = SETTINGS_SOURCE_ENV};
-
 	for (size_t i = 0; i < ELEMENTSOF(registry); i++) {
 		const struct settings_key *key = &registry[i];
 		char name[96], alias[96] = "";
@@ -590,12 +674,17 @@ int settings_apply_env(struct herd_settings *s, char *const *envp,
 		if (key->alias && settings_key_env_name(key->alias, alias, sizeof(alias)) == 0)
 			va = env_lookup(envp, alias);
 		if (v && va && strcmp(v, va) != 0)
-			return herd_error_set(err, EINVAL, "%s and %s are both set, to different values",
-					      name, alias);
+			return herd_error_set(err, EINVAL,
+					      "%s and %s are both set, to different values", name,
+					      alias);
 		if (!v)
 			v = va;
+		else
+			va = NULL; /* same value under both names: report the canonical one */
 		if (!v)
 			continue;
+		const struct settings_origin env = {.source = SETTINGS_SOURCE_ENV,
+						    .via_alias = v == va};
 		r = settings_set_text(s, key, v, false, ctx, &env, err);
 		if (r < 0)
 			return settings_error_rename(err, r, key, v == va ? alias : name, "");
@@ -628,7 +717,8 @@ void settings_format_ipv4(const struct herd_ipv4 *ip, bool with_prefix, char *bu
 		snprintf(buf, len, "%u.%u.%u.%u/%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
 			 a & 255, ip->prefix);
 	else
-		snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+		snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
+			 a & 255);
 }
 
 static char *join_list(const struct strv *v, const char *sep)
@@ -709,12 +799,18 @@ void settings_format_source(const struct herd_settings *s, const struct settings
 			 o->cleared ? " (null)" : "");
 		break;
 	case SETTINGS_SOURCE_ENV:
-		if (settings_key_env_name(key->name, env, sizeof(env)) < 0)
+		if (settings_key_env_name(o->via_alias && key->alias ? key->alias : key->name, env,
+					  sizeof(env)) < 0)
 			env[0] = '\0';
 		snprintf(buf, len, "env %s", env);
 		break;
 	case SETTINGS_SOURCE_FLAG:
-		snprintf(buf, len, "flag --%s", key->flag ? key->flag : key->name);
+		/* A bool flag that left false can only be the negated one. */
+		if (key->type == SETTINGS_BOOL && key->negated_flag &&
+		    !*(const bool *)field_const(s, key))
+			snprintf(buf, len, "flag --%s", key->negated_flag);
+		else
+			snprintf(buf, len, "flag --%s", key->flag ? key->flag : key->name);
 		break;
 	}
 }

@@ -56,15 +56,16 @@ struct herd_file_list {
 
 enum settings_source {
 	SETTINGS_SOURCE_NONE = 0, /* never set: the value is the zero value */
-	SETTINGS_SOURCE_FILE,     /* fleet file, at `line` */
-	SETTINGS_SOURCE_ENV,      /* HERD_<KEY> environment variable */
-	SETTINGS_SOURCE_FLAG,     /* command-line flag */
+	SETTINGS_SOURCE_FILE,	  /* fleet file, at `line` */
+	SETTINGS_SOURCE_ENV,	  /* HERD_<KEY> environment variable */
+	SETTINGS_SOURCE_FLAG,	  /* command-line flag */
 };
 
 struct settings_origin {
 	enum settings_source source;
-	unsigned line; /* SETTINGS_SOURCE_FILE: 1-based line */
-	bool cleared;  /* set to null there: the value is unset on purpose */
+	unsigned line;	/* SETTINGS_SOURCE_FILE: 1-based line */
+	bool cleared;	/* set to null there: the value is unset on purpose */
+	bool via_alias; /* SETTINGS_SOURCE_ENV: the alias's variable (HERD_GATEWAY) */
 };
 
 struct herd_settings {
@@ -72,7 +73,7 @@ struct herd_settings {
 	char *hostname;
 	struct herd_ipv4 ipaddr;
 	struct herd_ipv4 gateway; /* network.gateway */
-	struct strv dns;          /* network.dns: IPv4 addresses */
+	struct strv dns;	  /* network.dns: IPv4 addresses */
 	char *user;
 	char *password_hash; /* crypt(3) hash */
 	bool ssh_enabled;
@@ -80,7 +81,7 @@ struct herd_settings {
 	bool ssh_password_auth;
 	char *wifi_ssid;
 	char *wifi_psk_file; /* file holding the passphrase (resolved path) */
-	char *wifi_psk;      /* passphrase: flag or environment only, never the file */
+	char *wifi_psk;	     /* passphrase: flag or environment only, never the file */
 	char *wifi_country;  /* ISO 3166-1 alpha-2 */
 	bool wifi_hidden;
 	char *timezone;
@@ -97,19 +98,19 @@ struct herd_settings {
 
 enum settings_type {
 	SETTINGS_STRING,    /* char * */
-	SETTINGS_BOOL,      /* bool */
-	SETTINGS_LIST,      /* struct strv; each item validated on its own */
+	SETTINGS_BOOL,	    /* bool */
+	SETTINGS_LIST,	    /* struct strv; each item validated on its own */
 	SETTINGS_IPV4_CIDR, /* struct herd_ipv4; "a.b.c.d[/n]", default /24 */
 	SETTINGS_IPV4_ADDR, /* struct herd_ipv4; "a.b.c.d", prefix 32 */
-	SETTINGS_FILES,     /* struct herd_file_list; fleet file only */
+	SETTINGS_FILES,	    /* struct herd_file_list; fleet file only */
 	SETTINGS_RESERVED,  /* recognised but refused with `hint` (no field) */
 };
 
 /* Key flags. */
 enum {
-	SETTINGS_KEY_SECRET = 1 << 0,   /* never printed by `config show` */
-	SETTINGS_KEY_NO_FILE = 1 << 1,  /* refused in the fleet file (clear-text secrets) */
-	SETTINGS_KEY_NO_ENV = 1 << 2,   /* no HERD_<KEY> variable */
+	SETTINGS_KEY_SECRET = 1 << 0,	/* never printed by `config show` */
+	SETTINGS_KEY_NO_FILE = 1 << 1,	/* refused in the fleet file (clear-text secrets) */
+	SETTINGS_KEY_NO_ENV = 1 << 2,	/* no HERD_<KEY> variable */
 	SETTINGS_KEY_PER_HOST = 1 << 3, /* in `hosts`, a host-list value pairs with the hosts */
 };
 
@@ -117,8 +118,8 @@ enum {
  * by settings_context_init() from an environment block, so nothing in
  * libherd calls getenv(). */
 struct settings_context {
-	const char *base_dir;     /* relative paths resolve here; NULL = current directory */
-	const char *home;         /* "~/" expands here; NULL = "~/" is an error */
+	const char *base_dir;	  /* relative paths resolve here; NULL = current directory */
+	const char *home;	  /* "~/" expands here; NULL = "~/" is an error */
 	const char *zoneinfo_dir; /* timezone database; checked only when it exists */
 };
 
@@ -128,18 +129,18 @@ typedef int (*settings_validate_fn)(const char *value, const struct settings_con
 				    char **ret, struct herd_error *err);
 
 struct settings_key {
-	const char *name;  /* as in the file, dotted when nested: "ssh.enabled" */
-	const char *alias; /* a second spelling accepted in file and environment, or NULL */
-	const char *flag;  /* long option without "--", or NULL */
+	const char *name;	  /* as in the file, dotted when nested: "ssh.enabled" */
+	const char *alias;	  /* a second spelling accepted in file and environment, or NULL */
+	const char *flag;	  /* long option without "--", or NULL */
 	const char *negated_flag; /* SETTINGS_BOOL: option that sets false ("no-ssh") */
-	const char *metavar;      /* for help: "NAME", "ADDR[/N]" */
-	const char *help;         /* one line */
+	const char *metavar;	  /* for help: "NAME", "ADDR[/N]" */
+	const char *help;	  /* one line */
 	enum settings_type type;
 	unsigned flags;
-	size_t offset;              /* field in struct herd_settings */
+	size_t offset;		       /* field in struct herd_settings */
 	settings_validate_fn validate; /* STRING, and LIST items; NULL = any non-empty text */
-	char separator;             /* LIST from env/flag: split on this ('\0' = ',') */
-	const char *hint;           /* SETTINGS_RESERVED: why, and what to use instead */
+	char separator;		       /* LIST from env/flag: split on this ('\0' = ',') */
+	const char *hint;	       /* SETTINGS_RESERVED: why, and what to use instead */
 };
 
 /* The registry, in display order. */

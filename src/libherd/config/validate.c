@@ -355,8 +355,7 @@ SIMPLE_VALIDATOR(validate_username_value, validate_username,
 		 "a valid user name ([a-z_][a-z0-9_-]*, at most 32)")
 SIMPLE_VALIDATOR(validate_locale_value, validate_locale,
 		 "a locale like en_GB.UTF-8 (ll_CC[.charset][@modifier])")
-SIMPLE_VALIDATOR(validate_keymap_value, validate_keymap,
-		 "a keymap like 'de' or 'de(nodeadkeys)'")
+SIMPLE_VALIDATOR(validate_keymap_value, validate_keymap, "a keymap like 'de' or 'de(nodeadkeys)'")
 SIMPLE_VALIDATOR(validate_ssid_value, validate_wifi_ssid, "a Wi-Fi SSID (1 to 32 bytes)")
 SIMPLE_VALIDATOR(validate_package_value, validate_package_name, "a Debian package name")
 
@@ -374,14 +373,15 @@ int validate_crypt_hash_value(const char *value, const struct settings_context *
 			      struct herd_error *err)
 {
 	if (strncmp(value, "$1$", 3) == 0 || value[0] != '$')
-		return herd_error_set(err, EINVAL,
-				      "'%.12s...' is a weak or unknown password hash; use "
-				      "yescrypt ($y$) or SHA-512 ($6$), e.g. from 'mkpasswd -m yescrypt'",
-				      value);
+		return herd_error_set(
+		    err, EINVAL,
+		    "'%.12s...' is a weak or unknown password hash; use "
+		    "yescrypt ($y$) or SHA-512 ($6$), e.g. from 'mkpasswd -m yescrypt'",
+		    value);
 	if (!validate_crypt_hash(value))
-		return herd_error_set(err, EINVAL,
-				      "'%.12s...' is not a valid crypt hash ($y$, $gy$, $6$, $5$ or $2b$)",
-				      value);
+		return herd_error_set(
+		    err, EINVAL,
+		    "'%.12s...' is not a valid crypt hash ($y$, $gy$, $6$, $5$ or $2b$)", value);
 	return keep(value, ret);
 }
 
@@ -390,9 +390,10 @@ int validate_psk_value(const char *value, const struct settings_context *ctx, ch
 {
 	/* Never echo a secret into a message. */
 	if (!validate_wifi_psk(value))
-		return herd_error_set(err, EINVAL,
-				      "the passphrase must be 8 to 63 printable ASCII characters or "
-				      "64 hex digits");
+		return herd_error_set(
+		    err, EINVAL,
+		    "the passphrase must be 8 to 63 printable ASCII characters or "
+		    "64 hex digits");
 	return keep(value, ret);
 }
 
@@ -434,7 +435,8 @@ int validate_timezone_value(const char *value, const struct settings_context *ct
 	char magic[4];
 	int r;
 
-	if (len == 0 || len > 128 || value[0] == '/' || value[len - 1] == '/' || strstr(value, "//"))
+	if (len == 0 || len > 128 || value[0] == '/' || value[len - 1] == '/' ||
+	    strstr(value, "//"))
 		goto bad;
 	for (const char *p = value; *p; p++)
 		if (!is_alnum(*p) && !strchr("_+-./", *p))
@@ -496,9 +498,9 @@ int validate_country_value(const char *value, const struct settings_context *ctx
 {
 	if (!(value[0] >= 'A' && value[0] <= 'Z' && value[1] >= 'A' && value[1] <= 'Z' &&
 	      value[2] == '\0'))
-		return herd_error_set(err, EINVAL,
-				      "'%s' is not a country code (two uppercase letters, ISO 3166-1)",
-				      value);
+		return herd_error_set(
+		    err, EINVAL, "'%s' is not a country code (two uppercase letters, ISO 3166-1)",
+		    value);
 	if (country_listed(ctx, value) == 0)
 		return herd_error_set(err, EINVAL, "'%s' is not an ISO 3166-1 country code", value);
 	return keep(value, ret);
