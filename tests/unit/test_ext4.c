@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "ext4_testlib.h"
+#include "fs/ext4_private.h"
 
 struct fixture {
 	char dir[256];
@@ -154,6 +155,71 @@ static void test_read_populated(void **state)
 	assert_int_equal(vfs_ext4_ops.write(t.fs, "/x", "a", 1, VFS_WRITE_CREATE, 0644, 0, 0, &err),
 			 -EROFS);
 	t_umount(&t);
+}
+
+/* The io_manager on its own: byte counts (negative count), block size,
+ * bounds, names, read-only blockdevs, stats, reference counting. */
+static void test_herd_io_manager(void **state)
+{
+	io_manager mgr = (io_manager)&ext4_io_manager;
+	struct blockdev *bd = NULL, *ro = NULL;
+	uint8_t data[8192], buf[8192];
+	char name[EXT4_IO_NAME_MAX];
+	io_channel ch = NULL;
+	io_stats stats = NULL;
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(blockdev_new_memory(data, sizeof(data), &bd, NULL), 0);
+	ext4_io_channel_name(bd, name, sizeof(name));
+	assert_int_equal(mgr->open("herd-blockdev:zz", IO_FLAG_RW, &ch), EXT2_ET_BAD_DEVICE_NAME);
+	assert_int_equal(mgr->open("/dev/sda", 0, &ch), EXT2_ET_BAD_DEVICE_NAME);
+	assert_int_equal(mgr->open(name, IO_FLAG_RW, &ch), 0);
+	blockdev_unref(bd); /* the channel holds its own reference */
+	assert_int_equal(ch->block_size, 1024);
+	assert_int_equal(mgr->read_blk64(ch, 2, 1, buf), 0);
+	assert_memory_equal(buf, data + 2048, 1024);
+	assert_int_equal(mgr->read_blk64(ch, 3, -100, buf), 0); /* 100 bytes */
+	assert_memory_equal(buf, data + 3072, 100);
+	assert_int_equal(mgr->set_blksize(ch, 4096), 0);
+	assert_int_equal(mgr->read_blk(ch, 1, 1, buf), 0);
+	assert_memory_equal(buf, data + 4096, 4096);
+	assert_int_equal(mgr->read_blk64(ch, 2, 1, buf), EXT2_ET_SHORT_READ);
+	assert_non_null(strstr(ext4_io_last_error(ch), "past"));
+	ext4_io_clear_error(ch);
+	assert_string_equal(ext4_io_last_error(ch), "");
+	memset(buf, 0xab, 4096);
+	assert_int_equal(mgr->write_blk64(ch, 0, -10, buf), 0);
+	assert_int_equal(mgr->write_byte(ch, 5000, 3, buf), 0);
+	assert_int_equal(mgr->write_blk64(ch, 2, 1, buf), EXT2_ET_SHORT_WRITE);
+	assert_int_equal(mgr->read_blk64(ch, 0, 2, buf), 0);
+	assert_int_equal(buf[9], 0xab);
+	assert_int_equal(buf[10], data[10]);
+	assert_int_equal(buf[5000], 0xab);
+	assert_int_equal(buf[5003], data[5003]);
+	assert_int_equal(mgr->get_stats(ch, &stats), 0);
+	assert_int_equal(stats->bytes_written, 13);
+	assert_int_equal(stats->bytes_read, 1024 + 100 + 4096 + 8192);
+	assert_int_equal(mgr->flush(ch), 0);
+	assert_int_equal(mgr->set_option(ch, "offset", "0"), EXT2_ET_INVALID_ARGUMENT);
+	assert_int_equal(mgr->close(ch), 0);
+
+	/* a read-only blockdev cannot be opened for writing */
+	t_write_file(f->img, data, sizeof(data));
+	assert_int_equal(blockdev_open_file(f->img, BLOCKDEV_READ_ONLY, &ro, NULL), 0);
+	ext4_io_channel_name(ro, name, sizeof(name));
+	assert_int_equal(mgr->open(name, IO_FLAG_RW, &ch), EROFS);
+	assert_int_equal(mgr->open(name, 0, &ch), 0);
+	assert_int_equal(mgr->close(ch), 0);
+	blockdev_unref(ro);
+
+	/* error codes and texts */
+	assert_int_equal(ext4_errno(EXT2_ET_BLOCK_ALLOC_FAIL), -ENOSPC);
+	assert_int_equal(ext4_errno(EXT2_ET_BAD_MAGIC), -EUCLEAN);
+	assert_int_equal(ext4_errno(EIO), -EIO);
+	assert_string_equal(ext4_strerror(EXT2_ET_BAD_MAGIC), "Bad magic number in super-block");
+	assert_string_equal(ext4_strerror(ENOSPC), strerror(ENOSPC));
 }
 
 struct names {
@@ -709,6 +775,42 @@ static void test_overlay(void **state)
 	free(sum_after);
 }
 
+/* A filesystem inside a disk image, reached through a partition view. */
+static void test_partition_view(void **state)
+{
+	struct fixture *f = *state;
+	struct blockdev *disk = NULL, *part = NULL;
+	char diskpath[400], out[400];
+	void *fs = NULL;
+
+	t_mkfs(f->img, 32, "-t ext4 -O " EXT4_RPI_FEATURES, NULL);
+	snprintf(diskpath, sizeof(diskpath), "%s/disk", f->dir);
+	snprintf(out, sizeof(out), "%s/part", f->dir);
+	assert_int_equal(t_sh("truncate -s 4M '%s' && cat '%s' >> '%s' && truncate -s +1M '%s'",
+			      diskpath, f->img, diskpath, diskpath),
+			 0);
+	assert_int_equal(blockdev_open_file(diskpath, BLOCKDEV_READ_WRITE, &disk, NULL), 0);
+	assert_int_equal(blockdev_new_view(disk, 4 << 20, 32 << 20, &part, NULL), 0);
+	assert_int_equal(vfs_ext4_ops.probe(disk), 0);
+	assert_int_equal(vfs_ext4_ops.probe(part), 1);
+	T_OK(vfs_ext4_ops.mount(part, true, &fs, &_e));
+	T_OK(vfs_ext4_ops.mkdir(fs, "/boot", 0755, 0, 0, &_e));
+	T_OK(vfs_ext4_ops.write(fs, "/boot/cmdline.txt", "console=serial0\n", 16, VFS_WRITE_CREATE,
+				0644, 0, 0, &_e));
+	T_OK(vfs_ext4_ops.unmount(fs, &_e));
+	blockdev_unref(part);
+	blockdev_unref(disk);
+	assert_int_equal(
+	    t_sh("dd if='%s' of='%s' bs=1M skip=4 count=32 2>/dev/null", diskpath, out), 0);
+	t_fsck_clean(out);
+	expect_debugfs_cat(out, "/boot/cmdline.txt", "console=serial0\n", 16);
+	/* nothing outside the partition was touched */
+	assert_int_equal(t_sh("cmp -n 4194304 '%s' /dev/zero >/dev/null && "
+			      "tail -c 1048576 '%s' | cmp -n 1048576 - /dev/zero >/dev/null",
+			      diskpath, diskpath),
+			 0);
+}
+
 static void test_bad_input(void **state)
 {
 	struct fixture *f = *state;
@@ -859,11 +961,37 @@ static void test_performance(void **state)
 	/* generous for sanitizer builds; the plain build is far below */
 	assert_true(t3 - t0 < 0.25);
 	t_fsck_clean(f->img);
+
+	/* The same through a copy-on-write overlay over the read-only image:
+	 * how much does one small edit cost in overlay bytes? */
+	{
+		struct blockdev *base = NULL, *ov = NULL;
+		void *fs = NULL;
+
+		assert_int_equal(blockdev_open_file(f->img, BLOCKDEV_READ_ONLY, &base, NULL), 0);
+		assert_int_equal(blockdev_new_overlay(base, NULL, &ov, NULL), 0);
+		t0 = cpu_seconds();
+		T_OK(vfs_ext4_ops.mount(ov, true, &fs, &_e));
+		T_OK(vfs_ext4_ops.write(fs, "/etc-hostname", "node\n", 5, VFS_WRITE_CREATE, 0644, 0,
+					0, &_e));
+		T_OK(vfs_ext4_ops.unmount(fs, &_e));
+		t1 = cpu_seconds();
+		fprintf(stderr,
+			"ext4 2.5 GiB via overlay: mount+write+unmount %.2f ms CPU, overlay holds "
+			"%llu KiB\n",
+			(t1 - t0) * 1e3,
+			(unsigned long long)blockdev_overlay_dirty_bytes(ov) / 1024);
+		assert_true(t1 - t0 < 0.25);
+		assert_true(blockdev_overlay_dirty_bytes(ov) < 4 << 20);
+		blockdev_unref(ov);
+		blockdev_unref(base);
+	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_herd_io_manager, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_populated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_rpi_ext4, setup, teardown),
@@ -876,6 +1004,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_htree_directory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inline_data_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_overlay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_partition_view, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_performance, setup, teardown),

@@ -673,12 +673,12 @@ static void check_with_debugfs(struct model *m)
 	free(out);
 }
 
-static void test_model(void **state)
+static void run_model(const char *mkfs_opts, uint64_t block_size, uint64_t default_ops)
 {
 	struct model *m = calloc(1, sizeof(*m));
 	const char *env_seed = getenv("HERD_TEST_SEED");
 	const char *env_ops = getenv("HERD_TEST_OPS");
-	uint64_t seed = 0, nops = 1500;
+	uint64_t seed = 0, nops = default_ops;
 
 	assert_non_null(m);
 	if (env_seed && parse_u64(env_seed, 1, UINT64_MAX, &seed) < 0)
@@ -699,8 +699,9 @@ static void test_model(void **state)
 	m->rng = seed;
 	t_mkdtemp(m->dir, sizeof(m->dir), "ext4-model");
 	snprintf(m->img, sizeof(m->img), "%s/img", m->dir);
-	t_mkfs(m->img, 256, "-t ext4 -b 4096 -O " EXT4_RPI_FEATURES, NULL);
-	m->bs = 4096;
+	fprintf(stderr, "test_ext4_model: mke2fs %s\n", mkfs_opts);
+	t_mkfs(m->img, 256, mkfs_opts, NULL);
+	m->bs = block_size;
 	t_mount_ok(m->img, true, &m->t);
 
 	for (m->ops = 0; m->ops < nops; m->ops++) {
@@ -744,10 +745,23 @@ static void test_model(void **state)
 	free(m);
 }
 
+/* The Raspberry Pi OS root filesystem feature set. */
+static void test_model_rpi_ext4(void **state)
+{
+	run_model("-t ext4 -b 4096 -O " EXT4_RPI_FEATURES, 4096, 1500);
+}
+
+/* Block-mapped files (indirect blocks), 1 KiB blocks, 128-byte inodes. */
+static void test_model_ext2(void **state)
+{
+	run_model("-t ext2 -b 1024 -I 128", 1024, 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_model),
+	    cmocka_unit_test(test_model_rpi_ext4),
+	    cmocka_unit_test(test_model_ext2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,8 @@
  * unlink, rmdir, rename, link, mkdir and symlink act on a final symlink
  * itself; read, write, truncate, chmod, chown, utimes and readdir follow
  * it.  readlink returns the target NUL-terminated and its length.
+ * readdir calls back during the directory walk: the callback may read
+ * this filesystem but must not change it.
  *
  * Cost: mounting reads the superblock and group descriptors only; the
  * bitmaps are read on the first change (or used_ranges, which needs only
@@ -862,6 +864,11 @@ static int ext4_unmount(void *fsp, struct herd_error *err)
 
 	if (!e)
 		return 0;
+	/* Like the kernel, update only the primary superblock and group
+	 * descriptors: the backups' free counts are allowed to be stale
+	 * (e2fsck compares geometry and features only), and rewriting every
+	 * backup would put several blocks per edit into an overlay. */
+	e->fs->flags |= EXT2_FLAG_MASTER_SB_ONLY;
 	code = ext2fs_close2(e->fs, 0);
 	if (code) {
 		r = ext4_fail(e, code, err, "writing superblock, group descriptors and bitmaps");

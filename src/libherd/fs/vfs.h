@@ -39,11 +39,11 @@ enum vfs_type {
 
 struct vfs_stat {
 	enum vfs_type type;
-	uint32_t mode;   /* permission bits (07777); FAT synthesises 0755/0644 */
+	uint32_t mode; /* permission bits (07777); FAT synthesises 0755/0644 */
 	uint32_t uid, gid;
 	uint64_t size;
 	uint32_t nlink;
-	uint64_t ino;    /* inode number; FAT: first cluster (0 for empty files) */
+	uint64_t ino;		     /* inode number; FAT: first cluster (0 for empty files) */
 	int64_t mtime, atime, ctime; /* seconds since the epoch (UTC) */
 };
 
@@ -53,11 +53,11 @@ struct vfs_dirent {
 };
 
 struct vfs_info {
-	const char *type;  /* "fat12", "fat16", "fat32", "ext4", "ext3", "ext2" */
+	const char *type; /* "fat12", "fat16", "fat32", "ext4", "ext3", "ext2" */
 	char label[64];
-	char uuid[40];     /* ext: UUID; FAT: volume id "ABCD-1234" */
-	uint64_t size;     /* bytes of the filesystem */
-	uint64_t used;     /* bytes allocated (data + metadata) */
+	char uuid[40]; /* ext: UUID; FAT: volume id "ABCD-1234" */
+	uint64_t size; /* bytes of the filesystem */
+	uint64_t used; /* bytes allocated (data + metadata) */
 	uint32_t block_size;
 };
 
@@ -127,8 +127,8 @@ int vfs_read(struct vfs *fs, const char *path, uint64_t offset, void *buf, size_
 	     size_t *ret_read, struct herd_error *err);
 /* Whole file into a malloc'ed buffer (NUL-terminated for convenience);
  * refuses files larger than max. */
-int vfs_read_all(struct vfs *fs, const char *path, size_t max, char **ret_data,
-		 size_t *ret_len, struct herd_error *err);
+int vfs_read_all(struct vfs *fs, const char *path, size_t max, char **ret_data, size_t *ret_len,
+		 struct herd_error *err);
 int vfs_write(struct vfs *fs, const char *path, const void *buf, size_t len, unsigned flags,
 	      uint32_t mode, uint32_t uid, uint32_t gid, struct herd_error *err);
 int vfs_truncate(struct vfs *fs, const char *path, uint64_t size, struct herd_error *err);
@@ -136,14 +136,12 @@ int vfs_truncate(struct vfs *fs, const char *path, uint64_t size, struct herd_er
  * directory is then not an error. */
 int vfs_mkdir(struct vfs *fs, const char *path, uint32_t mode, uint32_t uid, uint32_t gid,
 	      bool parents, struct herd_error *err);
-int vfs_symlink(struct vfs *fs, const char *target, const char *path, uint32_t uid,
-		uint32_t gid, struct herd_error *err);
+int vfs_symlink(struct vfs *fs, const char *target, const char *path, uint32_t uid, uint32_t gid,
+		struct herd_error *err);
 int vfs_link(struct vfs *fs, const char *existing, const char *path, struct herd_error *err);
-int vfs_readlink(struct vfs *fs, const char *path, char *buf, size_t len,
-		 struct herd_error *err);
+int vfs_readlink(struct vfs *fs, const char *path, char *buf, size_t len, struct herd_error *err);
 int vfs_chmod(struct vfs *fs, const char *path, uint32_t mode, struct herd_error *err);
-int vfs_chown(struct vfs *fs, const char *path, uint32_t uid, uint32_t gid,
-	      struct herd_error *err);
+int vfs_chown(struct vfs *fs, const char *path, uint32_t uid, uint32_t gid, struct herd_error *err);
 int vfs_utimes(struct vfs *fs, const char *path, int64_t mtime, struct herd_error *err);
 int vfs_unlink(struct vfs *fs, const char *path, struct herd_error *err);
 int vfs_rmdir(struct vfs *fs, const char *path, struct herd_error *err);
