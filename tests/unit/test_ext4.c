@@ -811,6 +811,51 @@ static void test_partition_view(void **state)
 			 0);
 }
 
+/* Inodes with an external xattr block and with several names: the block
+ * is released with the last name, link counts drop one at a time. */
+static void test_xattr_block_and_links(void **state)
+{
+	struct fixture *f = *state;
+	char value[400];
+	struct vfs_stat st;
+	struct tfs t;
+	char *out;
+
+	assert_int_equal(t_sh("mkdir -p '%s' && echo one > '%s/x1' && echo two > '%s/x2' && "
+			      "echo three > '%s/x3'",
+			      f->src, f->src, f->src, f->src),
+			 0);
+	t_mkfs(f->img, 32, "-t ext4 -O " EXT4_RPI_FEATURES, f->src);
+	snprintf(value, sizeof(value), "%s/value", f->dir);
+	{
+		uint8_t big[500];
+
+		t_fill(big, sizeof(big), 5);
+		for (size_t i = 0; i < sizeof(big); i++)
+			big[i] = (uint8_t)('a' + big[i] % 26);
+		t_write_file(value, big, sizeof(big));
+	}
+	assert_int_equal(t_sh("debugfs -w -R 'ea_set -f %s /x1 user.big' '%s' >/dev/null 2>&1 && "
+			      "debugfs -w -R 'ea_set -f %s /x2 user.big' '%s' >/dev/null 2>&1",
+			      value, f->img, value, f->img),
+			 0);
+	out = debugfs(f->img, "stat /x1");
+	assert_null(strstr(out, "File ACL: 0"));
+	free(out);
+	t_fsck_clean(f->img);
+
+	t_mount_ok(f->img, true, &t);
+	T_OK(vfs_ext4_ops.link(t.fs, "/x3", "/x3.link", &_e));
+	T_OK(vfs_ext4_ops.rename(t.fs, "/x1", "/x3.link", &_e)); /* drops one name of x3 */
+	T_OK(vfs_ext4_ops.lstat(t.fs, "/x3", &st, &_e));
+	assert_int_equal(st.nlink, 1);
+	T_OK(vfs_ext4_ops.unlink(t.fs, "/x2", &_e)); /* frees its xattr block */
+	T_OK(vfs_ext4_ops.unlink(t.fs, "/x3.link", &_e));
+	t_umount(&t);
+	t_fsck_clean(f->img);
+	expect_debugfs_cat(f->img, "/x3", "three\n", 6);
+}
+
 static void test_bad_input(void **state)
 {
 	struct fixture *f = *state;
@@ -1005,6 +1050,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_inline_data_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_overlay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_partition_view, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_xattr_block_and_links, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_performance, setup, teardown),

@@ -707,7 +707,7 @@ static int ext4_create(struct ext4_fs *e, const struct ext4_where *w, uint32_t m
 	if (code)
 		goto undo;
 	if (ext2fs_has_feature_extents(fs->super) && !fast) {
-		ext2_extent_handle_t handle;
+		ext2_extent_handle_t handle = NULL;
 
 		code = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)in, &handle);
 		if (!code && blk)
@@ -775,7 +775,7 @@ static const char *ext4_write_refusal(ext2_filsys fs, uint64_t device_size, int 
 	*ret_code = EROFS;
 	if (ext2fs_has_feature_journal_needs_recovery(sb))
 		return "journal needs recovery (not cleanly unmounted); run e2fsck first";
-	if (ext2fs_has_feature_orphan_present(sb))
+	if (ext2fs_has_feature_orphan_present(sb) || sb->s_last_orphan)
 		return "orphan inodes need processing (not cleanly unmounted); run e2fsck first";
 	if (ext2fs_has_feature_journal_dev(sb))
 		return "this is an external journal, not a filesystem";
