@@ -935,6 +935,88 @@ static void test_bad_input(void **state)
 	}
 }
 
+/* Walk and read everything below `dir`, ignoring errors: damaged images
+ * must give errors, never crashes. */
+struct walk_ctx {
+	struct tfs *t;
+	const char *dir;
+	int depth;
+	int entries;
+};
+
+static int walk_cb(void *userdata, const struct vfs_dirent *d)
+{
+	struct walk_ctx *w = userdata;
+	char path[4096], link[4096];
+	uint8_t buf[8192];
+	size_t got;
+
+	if (++w->entries > 2000 || w->depth > 8)
+		return -ELOOP;
+	snprintf(path, sizeof(path), "%s%s%s", w->dir, strcmp(w->dir, "/") ? "/" : "", d->name);
+	if (d->st.type == VFS_DIR) {
+		struct walk_ctx sub = {.t = w->t, .dir = path, .depth = w->depth + 1};
+
+		(void)vfs_ext4_ops.readdir(w->t->fs, path, walk_cb, &sub, NULL);
+		w->entries += sub.entries;
+	} else if (d->st.type == VFS_SYMLINK) {
+		(void)vfs_ext4_ops.readlink(w->t->fs, path, link, sizeof(link), NULL);
+	} else {
+		(void)vfs_ext4_ops.read(w->t->fs, path, 0, buf, sizeof(buf), &got, NULL);
+	}
+	return 0;
+}
+
+static void test_corrupt_metadata(void **state)
+{
+	struct fixture *f = *state;
+	char pristine[400];
+	int mounted = 0;
+
+	make_source_tree(f->src);
+	snprintf(pristine, sizeof(pristine), "%s/pristine", f->dir);
+	t_mkfs(pristine, 16, "-t ext4 -b 1024 -O ^metadata_csum,^has_journal", f->src);
+	for (uint64_t seed = 1; seed <= 60; seed++) {
+		struct herd_error err = {0};
+		uint64_t s = seed * 7919;
+		struct tfs t;
+		int fd;
+
+		assert_int_equal(t_sh("cp '%s' '%s'", pristine, f->img), 0);
+		fd = open(f->img, O_WRONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		/* scribble over metadata: group descriptors, bitmaps, inode
+		 * table and the first directory blocks live in the first MiBs */
+		for (int i = 0; i < 24; i++) {
+			uint8_t junk[16];
+			off_t at = (off_t)(2048 + t_rng(&s) % (3 << 20));
+
+			t_fill(junk, sizeof(junk), t_rng(&s));
+			assert_int_equal(pwrite(fd, junk, sizeof(junk), at), (ssize_t)sizeof(junk));
+		}
+		close(fd);
+		if (t_mount(f->img, seed % 3 == 0, &t, &err) < 0) {
+			assert_int_equal(strncmp(err.message, "ext4: ", 6), 0);
+			continue;
+		}
+		mounted++;
+		{
+			struct walk_ctx w = {.t = &t, .dir = "/"};
+
+			(void)vfs_ext4_ops.readdir(t.fs, "/", walk_cb, &w, NULL);
+		}
+		if (seed % 3 == 0) {
+			(void)vfs_ext4_ops.write(t.fs, "/etc/new", "x", 1, VFS_WRITE_CREATE, 0644,
+						 0, 0, NULL);
+			(void)vfs_ext4_ops.unlink(t.fs, "/etc/f2", NULL);
+			(void)vfs_ext4_ops.mkdir(t.fs, "/etc/sub/d", 0755, 0, 0, NULL);
+		}
+		(void)vfs_ext4_ops.unmount(t.fs, NULL);
+		blockdev_unref(t.bd);
+	}
+	assert_true(mounted > 0);
+}
+
 static void test_full_filesystem(void **state)
 {
 	struct fixture *f = *state;
@@ -1052,6 +1134,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_partition_view, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_xattr_block_and_links, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_metadata, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_performance, setup, teardown),
 	};
