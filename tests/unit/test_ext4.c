@@ -102,6 +102,14 @@ static void test_read_populated(void **state)
 	struct tfs t;
 
 	make_source_tree(f->src);
+	/* chains of relative symlinks: 39 hops resolve, 41 do not (Linux's
+	 * limit is 40; ext2fs_namei would stop at 8) */
+	assert_int_equal(t_sh("mkdir '%s/chain' && cd '%s/chain' && ln -s /etc ok38 && "
+			      "for i in $(seq 0 37); do ln -s ok$((i+1)) ok$i; done && "
+			      "ln -s /etc bad40 && "
+			      "for i in $(seq 0 39); do ln -s bad$((i+1)) bad$i; done",
+			      f->src, f->src),
+			 0);
 	t_mkfs(f->img, 64, "-t ext4 -O " EXT4_RPI_FEATURES, f->src);
 	/* Owners only debugfs can set without root (high 16 bits too). */
 	assert_int_equal(t_sh("debugfs -w -R 'sif /etc/f3 uid 100000' '%s' >/dev/null 2>&1 && "
@@ -148,6 +156,8 @@ static void test_read_populated(void **state)
 	expect_file(&t, "/usr/rel/deep", host);
 	T_OK(vfs_ext4_ops.lstat(t.fs, "/etcabs/fast", &st, &_e));
 	assert_int_equal(st.type, VFS_SYMLINK);
+	expect_file(&t, "/chain/ok0/sub/deep", host); /* 39 hops */
+	assert_int_equal(vfs_ext4_ops.lstat(t.fs, "/chain/bad0/sub/deep", &st, &err), -ELOOP);
 	assert_int_equal(vfs_ext4_ops.lstat(t.fs, "/loop1/x", &st, &err), -ELOOP);
 	assert_non_null(strstr(err.message, "too many levels"));
 	assert_int_equal(vfs_ext4_ops.lstat(t.fs, "/nope/x", &st, &err), -ENOENT);
