@@ -358,6 +358,19 @@ static void write_and_check(struct fixture *f, const char *opts)
 	T_OK(vfs_ext4_ops.symlink(t.fs, slow, "/etc/slow", 5, 6, &_e));
 	assert_int_equal(vfs_ext4_ops.symlink(t.fs, "x", "/etc/slow", 0, 0, &err), -EEXIST);
 	T_OK(vfs_ext4_ops.symlink(t.fs, "ssh", "/etc/sshlink", 0, 0, &_e));
+	/* open(2) semantics on a final symlink: EXCL never follows it; a
+	 * dangling link is created through; a missing directory is not */
+	assert_int_equal(vfs_ext4_ops.write(t.fs, "/etc/localtime", "x", 1,
+					    VFS_WRITE_CREATE | VFS_WRITE_EXCL, 0644, 0, 0, &err),
+			 -EEXIST);
+	assert_int_equal(
+	    vfs_ext4_ops.write(t.fs, "/etc/localtime", "x", 1, VFS_WRITE_CREATE, 0644, 0, 0, &err),
+	    -ENOENT);
+	T_OK(vfs_ext4_ops.symlink(t.fs, "through", "/etc/dangling", 0, 0, &_e));
+	T_OK(vfs_ext4_ops.write(t.fs, "/etc/dangling", "t", 1, VFS_WRITE_CREATE, 0600, 0, 0, &_e));
+	T_OK(vfs_ext4_ops.lstat(t.fs, "/etc/through", &st, &_e));
+	assert_int_equal(st.type, VFS_FILE);
+	assert_int_equal(st.mode, 0600);
 	/* writing through a symlinked directory lands in its target */
 	T_OK(vfs_ext4_ops.write(t.fs, "/etc/sshlink/via_link", "v", 1, VFS_WRITE_CREATE, 0644, 0, 0,
 				&_e));

@@ -1159,7 +1159,9 @@ static int ext4_write(void *fsp, const char *path, const void *buf, size_t len, 
 	r = ext4_require_writable(e, path, err);
 	if (r < 0)
 		return r;
-	r = ext4_walk(e, path, true, &w, err);
+	/* A final symlink is followed, except with EXCL: like open(2) with
+	 * O_CREAT|O_EXCL, an existing link is "exists", whatever it points to. */
+	r = ext4_walk(e, path, !(flags & VFS_WRITE_EXCL), &w, err);
 	if (r < 0)
 		return r;
 	if (w.ino) {
