@@ -879,6 +879,56 @@ static void test_xattr_block_and_links(void **state)
 	expect_debugfs_cat(f->img, "/x3", "three\n", 6);
 }
 
+/* chattr flags are honoured as the kernel does: +i nothing changes, +a
+ * only appends; reading is unaffected. */
+static void test_chattr_flags(void **state)
+{
+	struct fixture *f = *state;
+	struct herd_error err = {0};
+	char buf[64];
+	size_t got;
+	struct tfs t;
+
+	assert_int_equal(t_sh("mkdir -p '%s/d' && echo immutable > '%s/i' && echo log > '%s/a' && "
+			      "echo x > '%s/d/x'",
+			      f->src, f->src, f->src, f->src),
+			 0);
+	t_mkfs(f->img, 32, "-t ext4 -O " EXT4_RPI_FEATURES, f->src);
+	assert_int_equal(t_sh("debugfs -w -R 'sif /i flags 0x80010' '%s' >/dev/null 2>&1 && "
+			      "debugfs -w -R 'sif /a flags 0x80020' '%s' >/dev/null 2>&1 && "
+			      "debugfs -w -R 'sif /d flags 0x80010' '%s' >/dev/null 2>&1",
+			      f->img, f->img, f->img),
+			 0);
+	t_mount_ok(f->img, true, &t);
+	T_OK(vfs_ext4_ops.read(t.fs, "/i", 0, buf, sizeof(buf), &got, &_e));
+	assert_int_equal(got, 10);
+	assert_int_equal(vfs_ext4_ops.write(t.fs, "/i", "x", 1, VFS_WRITE_TRUNCATE, 0, 0, 0, &err),
+			 -EPERM);
+	assert_non_null(strstr(err.message, "immutable"));
+	assert_int_equal(vfs_ext4_ops.chmod(t.fs, "/i", 0600, &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.unlink(t.fs, "/i", &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.rename(t.fs, "/a", "/i", &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.link(t.fs, "/i", "/i2", &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.truncate(t.fs, "/i", 0, &err), -EPERM);
+	T_OK(vfs_ext4_ops.write(t.fs, "/a", "more\n", 5, VFS_WRITE_APPEND, 0, 0, 0, &_e));
+	assert_int_equal(vfs_ext4_ops.write(t.fs, "/a", "x", 1, VFS_WRITE_TRUNCATE, 0, 0, 0, &err),
+			 -EPERM);
+	assert_non_null(strstr(err.message, "append-only"));
+	assert_int_equal(vfs_ext4_ops.unlink(t.fs, "/a", &err), -EPERM);
+	/* an immutable directory gains and loses no entries */
+	assert_int_equal(
+	    vfs_ext4_ops.write(t.fs, "/d/new", "x", 1, VFS_WRITE_CREATE, 0644, 0, 0, &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.unlink(t.fs, "/d/x", &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.mkdir(t.fs, "/d/sub", 0755, 0, 0, &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.rename(t.fs, "/d/x", "/x", &err), -EPERM);
+	T_OK(vfs_ext4_ops.write(t.fs, "/d/x", "y\n", 2, VFS_WRITE_TRUNCATE, 0, 0, 0, &_e));
+	t_umount(&t);
+	t_fsck_clean(f->img);
+	expect_debugfs_cat(f->img, "/a", "log\nmore\n", 9);
+	expect_debugfs_cat(f->img, "/i", "immutable\n", 10);
+	expect_debugfs_cat(f->img, "/d/x", "y\n", 2);
+}
+
 static void test_bad_input(void **state)
 {
 	struct fixture *f = *state;
@@ -1156,6 +1206,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_overlay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_partition_view, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_xattr_block_and_links, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chattr_flags, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_metadata, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),

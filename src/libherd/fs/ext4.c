@@ -27,6 +27,10 @@
  * readdir calls back during the directory walk: the callback may read
  * this filesystem but must not change it.
  *
+ * chattr flags are enforced as the kernel does: immutable inodes never
+ * change, append-only ones only grow, fs-verity data stays, and encrypted
+ * files are neither read nor written (we would see ciphertext).
+ *
  * Cost: mounting reads the superblock and group descriptors only; the
  * bitmaps are read on the first change (or used_ranges, which needs only
  * the block bitmap).  libext2fs is asked for nothing more: no inode table
@@ -423,6 +427,47 @@ static bool ext4_nameable(const struct ext4_where *w)
 	       strcmp(w->name, "..") != 0;
 }
 
+/* What a change does to an inode, for the chattr flags the kernel
+ * enforces (ext4_setattr, ext4_file_write_iter, may_delete): immutable
+ * inodes never change, append-only ones only grow (and, as directories,
+ * only gain entries), fs-verity files keep their data, and encrypted
+ * ones are opaque to us (their names and data are ciphertext). */
+enum ext4_change {
+	EXT4_CHANGE_APPEND,
+	EXT4_CHANGE_DATA,
+	EXT4_CHANGE_ATTR,
+	EXT4_CHANGE_NAME,
+	EXT4_CHANGE_ADD_ENTRY,
+	EXT4_CHANGE_REMOVE_ENTRY,
+};
+
+static int ext4_may(const struct ext2_inode_large *in, enum ext4_change c, const char *path,
+		    struct herd_error *err)
+{
+	bool data = c == EXT4_CHANGE_APPEND || c == EXT4_CHANGE_DATA;
+
+	if (in->i_flags & EXT2_IMMUTABLE_FL)
+		return herd_error_set(err, EPERM, "ext4: %s: immutable (chattr +i)", path);
+	if ((in->i_flags & EXT2_APPEND_FL) && c != EXT4_CHANGE_APPEND && c != EXT4_CHANGE_ADD_ENTRY)
+		return herd_error_set(err, EPERM, "ext4: %s: append-only (chattr +a)", path);
+	if ((in->i_flags & EXT4_VERITY_FL) && data)
+		return herd_error_set(err, EPERM, "ext4: %s: fs-verity file is read-only", path);
+	if ((in->i_flags & EXT4_ENCRYPT_FL) && (data || c == EXT4_CHANGE_ADD_ENTRY))
+		return herd_error_set(err, EOPNOTSUPP, "ext4: %s: encrypted", path);
+	return 0;
+}
+
+static int ext4_may_dir(struct ext4_fs *e, ext2_ino_t dir, enum ext4_change c, const char *path,
+			struct herd_error *err)
+{
+	struct ext2_inode_large din;
+	errcode_t code = ext4_read_inode(e, dir, &din);
+
+	if (code)
+		return ext4_fail(e, code, err, path);
+	return ext4_may(&din, c, path, err);
+}
+
 static int ext4_require_writable(struct ext4_fs *e, const char *path, struct herd_error *err)
 {
 	errcode_t code;
@@ -647,6 +692,9 @@ static int ext4_create(struct ext4_fs *e, const struct ext4_where *w, uint32_t m
 	in = calloc(1, MAX(isize, sizeof(*in)));
 	if (!in)
 		return herd_error_set(err, ENOMEM, "ext4: out of memory");
+	r = ext4_may_dir(e, w->parent, EXT4_CHANGE_ADD_ENTRY, path, err);
+	if (r < 0)
+		return r;
 	if (isdir) {
 		code = ext4_read_inode(e, w->parent, &parent);
 		if (code)
@@ -942,6 +990,8 @@ static int ext4_read(void *fsp, const char *path, uint64_t offset, void *buf, si
 		return herd_error_set(err, EISDIR, "ext4: %s: is a directory", path);
 	if (!LINUX_S_ISREG(w.inode.i_mode))
 		return herd_error_set(err, EINVAL, "ext4: %s: not a regular file", path);
+	if (w.inode.i_flags & EXT4_ENCRYPT_FL)
+		return herd_error_set(err, EOPNOTSUPP, "ext4: %s: encrypted", path);
 	/* Never past i_size: libext2fs hands out the whole inline-data area
 	 * of an inline file. */
 	size = EXT2_I_SIZE(&w.inode);
@@ -978,6 +1028,8 @@ static int ext4_readlink(void *fsp, const char *path, char *buf, size_t len, str
 		return r;
 	if (!LINUX_S_ISLNK(w.inode.i_mode))
 		return herd_error_set(err, EINVAL, "ext4: %s: not a symbolic link", path);
+	if (w.inode.i_flags & EXT4_ENCRYPT_FL)
+		return herd_error_set(err, EOPNOTSUPP, "ext4: %s: encrypted", path);
 	target = malloc(e->fs->blocksize + 1);
 	if (!target)
 		return herd_error_set(err, ENOMEM, "ext4: out of memory");
@@ -1176,6 +1228,13 @@ static int ext4_write(void *fsp, const char *path, const void *buf, size_t len, 
 			return herd_error_set(err, EISDIR, "ext4: %s: is a directory", path);
 		if (!LINUX_S_ISREG(w.inode.i_mode))
 			return herd_error_set(err, EINVAL, "ext4: %s: not a regular file", path);
+		r = ext4_may(&w.inode,
+			     (flags & VFS_WRITE_APPEND) && !(flags & VFS_WRITE_TRUNCATE)
+				 ? EXT4_CHANGE_APPEND
+				 : EXT4_CHANGE_DATA,
+			     path, err);
+		if (r < 0)
+			return r;
 		if (grow && !ext4_space_for(e, grow))
 			return herd_error_set(err, ENOSPC, "ext4: %s: no space left", path);
 		ino = w.ino;
@@ -1256,6 +1315,9 @@ static int ext4_truncate(void *fsp, const char *path, uint64_t size, struct herd
 		return herd_error_set(err, EISDIR, "ext4: %s: is a directory", path);
 	if (!LINUX_S_ISREG(w.inode.i_mode))
 		return herd_error_set(err, EINVAL, "ext4: %s: not a regular file", path);
+	r = ext4_may(&w.inode, EXT4_CHANGE_DATA, path, err);
+	if (r < 0)
+		return r;
 	code = ext2fs_file_open(e->fs, w.ino, EXT2_FILE_WRITE, &file);
 	if (code)
 		return ext4_fail(e, code, err, path);
@@ -1339,7 +1401,13 @@ static int ext4_link(void *fsp, const char *existing, const char *path, struct h
 				      existing);
 	if (from.inode.i_links_count + 1 >= EXT2_LINK_MAX)
 		return herd_error_set(err, EMLINK, "ext4: %s: too many links", existing);
+	r = ext4_may(&from.inode, EXT4_CHANGE_NAME, existing, err);
+	if (r < 0)
+		return r;
 	r = ext4_walk_new(e, path, &to, err);
+	if (r < 0)
+		return r;
+	r = ext4_may_dir(e, to.parent, EXT4_CHANGE_ADD_ENTRY, path, err);
 	if (r < 0)
 		return r;
 	code = ext4_add_entry(e, to.parent, to.name, from.ino, ext4_dirent_type(from.inode.i_mode));
@@ -1364,7 +1432,10 @@ static int ext4_modify(struct ext4_fs *e, const char *path, struct ext4_where *w
 
 	if (r < 0)
 		return r;
-	return ext4_walk_existing(e, path, true, w, err);
+	r = ext4_walk_existing(e, path, true, w, err);
+	if (r < 0)
+		return r;
+	return ext4_may(&w->inode, EXT4_CHANGE_ATTR, path, err);
 }
 
 static int ext4_chmod(void *fsp, const char *path, uint32_t mode, struct herd_error *err)
@@ -1429,7 +1500,10 @@ static int ext4_walk_victim(struct ext4_fs *e, const char *path, struct ext4_whe
 		return r;
 	if (!ext4_nameable(w))
 		return herd_error_set(err, EBUSY, "ext4: %s: cannot remove the root", path);
-	return 0;
+	r = ext4_may(&w->inode, EXT4_CHANGE_NAME, path, err);
+	if (r < 0)
+		return r;
+	return ext4_may_dir(e, w->parent, EXT4_CHANGE_REMOVE_ENTRY, path, err);
 }
 
 static int ext4_unlink(void *fsp, const char *path, struct herd_error *err)
@@ -1519,6 +1593,17 @@ static int ext4_rename(void *fsp, const char *from_path, const char *to_path,
 		return herd_error_set(err, EBUSY, "ext4: %s: cannot replace the root", to_path);
 	if (to.ino == from.ino)
 		return 0; /* same file: nothing to do (rename(2)) */
+	r = ext4_may_dir(e, to.parent, EXT4_CHANGE_ADD_ENTRY, to_path, err);
+	if (r < 0)
+		return r;
+	if (to.ino) {
+		r = ext4_may(&to.inode, EXT4_CHANGE_NAME, to_path, err);
+		if (r < 0)
+			return r;
+		r = ext4_may_dir(e, to.parent, EXT4_CHANGE_REMOVE_ENTRY, to_path, err);
+		if (r < 0)
+			return r;
+	}
 	from_dir = LINUX_S_ISDIR(from.inode.i_mode);
 	/* A directory cannot move below itself (checked first, as Linux
 	 * does, before anything about the target). */
