@@ -519,6 +519,22 @@ static void test_info(void **state)
 	assert_string_equal(info.type, "ext2");
 	t_umount(&t);
 
+	/* FAT and tiny devices are not ext. */
+	{
+		struct blockdev *bd = NULL;
+		char fat[400];
+
+		snprintf(fat, sizeof(fat), "%s.fat", f->img);
+		assert_int_equal(
+		    t_sh("truncate -s 64M '%s' && mkfs.vfat -F 32 '%s' >/dev/null 2>&1", fat, fat),
+		    0);
+		assert_int_equal(blockdev_open_file(fat, BLOCKDEV_READ_ONLY, &bd, NULL), 0);
+		assert_int_equal(vfs_ext4_ops.probe(bd), 0);
+		blockdev_unref(bd);
+		assert_int_equal(blockdev_new_memory(NULL, 1500, &bd, NULL), 0);
+		assert_int_equal(vfs_ext4_ops.probe(bd), 0);
+		blockdev_unref(bd);
+	}
 	/* Not ext: probe says no, mount says why. */
 	t_sh("truncate -s 1M '%s.zero'", f->img);
 	{

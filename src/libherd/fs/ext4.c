@@ -796,10 +796,18 @@ undo:
 
 /* ---- mount ---------------------------------------------------------- */
 
+static uint32_t ext4_le32(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The superblock at byte 1024, read by hand so probing needs no
+ * libext2fs handle.  Besides the magic, a few fields must be sane so that
+ * a FAT table that happens to hold 0xEF53 at the right place is not
+ * taken for ext (offsets from struct ext2_super_block). */
 static int ext4_probe(struct blockdev *bd)
 {
 	uint8_t sb[1024];
-	unsigned log_block_size;
 	int r;
 
 	if (blockdev_size(bd) < 2048)
@@ -807,12 +815,13 @@ static int ext4_probe(struct blockdev *bd)
 	r = blockdev_pread(bd, sb, sizeof(sb), 1024, NULL);
 	if (r < 0)
 		return r;
-	/* struct ext2_super_block: s_magic at 56 (0xEF53, little-endian),
-	 * s_log_block_size at 24 (block size 1024 << n, at most 64 KiB). */
-	if ((sb[56] | sb[57] << 8) != EXT2_SUPER_MAGIC)
+	if ((sb[56] | sb[57] << 8) != EXT2_SUPER_MAGIC) /* s_magic */
 		return 0;
-	log_block_size = sb[24] | sb[25] << 8 | (unsigned)sb[26] << 16 | (unsigned)sb[27] << 24;
-	return log_block_size <= 6;
+	return ext4_le32(sb + 24) <= 6 && /* s_log_block_size: at most 64 KiB */
+	       ext4_le32(sb + 20) <= 1 && /* s_first_data_block */
+	       ext4_le32(sb + 32) != 0 && /* s_blocks_per_group */
+	       ext4_le32(sb + 40) != 0 && /* s_inodes_per_group */
+	       ext4_le32(sb + 76) <= 1;	  /* s_rev_level */
 }
 
 /* Why we will not write this filesystem, or NULL. */
