@@ -795,6 +795,22 @@ static void test_overlay(void **state)
 	assert_int_equal(got, 6);
 	assert_memory_equal(buf, "node7\n", 6);
 	T_OK(vfs_ext4_ops.unmount(fs, &_e));
+	/* ...a writable mount that changes nothing (failed and read-only
+	 * calls only) writes nothing at all... */
+	{
+		struct blockdev *ov2 = NULL;
+		struct vfs_stat st;
+
+		assert_int_equal(blockdev_new_overlay(base, NULL, &ov2, &err), 0);
+		assert_int_equal(vfs_ext4_ops.mount(ov2, true, &fs, &err), 0);
+		T_OK(vfs_ext4_ops.read(fs, "/etc/f5", 0, buf, sizeof(buf), &got, &_e));
+		T_OK(vfs_ext4_ops.lstat(fs, "/etc/f5", &st, &_e));
+		assert_int_equal(vfs_ext4_ops.mkdir(fs, "/etc", 0755, 0, 0, &err), -EEXIST);
+		assert_int_equal(vfs_ext4_ops.unlink(fs, "/nope", &err), -ENOENT);
+		T_OK(vfs_ext4_ops.unmount(fs, &_e));
+		assert_int_equal(blockdev_overlay_dirty_bytes(ov2), 0);
+		blockdev_unref(ov2);
+	}
 	/* ...the base file is byte-for-byte unchanged... */
 	sum_after = t_capture(NULL, "sha256sum < '%s'", f->img);
 	assert_string_equal(sum_before, sum_after);
