@@ -11,6 +11,7 @@
  * unrecovered filesystems, a full filesystem, used ranges, and the CPU
  * cost of mounting a 2.5 GiB image and writing one file.
  */
+#include <dirent.h>
 #include <time.h>
 
 #include "ext4_testlib.h"
@@ -270,6 +271,85 @@ static void test_readdir(void **state)
 	T_OK(vfs_ext4_ops.readdir(t.fs, "/etcabs", collect_names, &n, &_e));
 	assert_int_equal(n.count, 9);
 	t_umount(&t);
+}
+
+/* A real tree from the host (/usr/share/zoneinfo: thousands of files,
+ * symlinks, nested directories) through mke2fs -d must read back exactly:
+ * every type, mode, size, content and link target, every directory's
+ * entry count. */
+static void compare_tree(struct tfs *t, const char *host, const char *inside, int *files)
+{
+	DIR *d = opendir(host);
+	struct dirent *de;
+	struct names n = {0};
+	int count = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char hp[4096], ip[4096];
+		struct vfs_stat st;
+		struct stat hs;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		count++;
+		snprintf(hp, sizeof(hp), "%s/%s", host, de->d_name);
+		snprintf(ip, sizeof(ip), "%s/%s", strcmp(inside, "/") ? inside : "", de->d_name);
+		assert_int_equal(lstat(hp, &hs), 0);
+		T_OK(vfs_ext4_ops.lstat(t->fs, ip, &st, &_e));
+		assert_int_equal(st.mode, hs.st_mode & 07777);
+		if (S_ISDIR(hs.st_mode)) {
+			assert_int_equal(st.type, VFS_DIR);
+			compare_tree(t, hp, ip, files);
+		} else if (S_ISLNK(hs.st_mode)) {
+			char a[4096], b[4096];
+			ssize_t bl = readlink(hp, b, sizeof(b) - 1);
+
+			assert_true(bl > 0);
+			b[bl] = '\0';
+			assert_int_equal(st.type, VFS_SYMLINK);
+			assert_int_equal(vfs_ext4_ops.readlink(t->fs, ip, a, sizeof(a), NULL), bl);
+			assert_string_equal(a, b);
+		} else if (S_ISREG(hs.st_mode)) {
+			size_t len;
+			uint8_t *mine;
+			char *theirs;
+			int fd = open(hp, O_RDONLY | O_CLOEXEC);
+
+			assert_true(fd >= 0);
+			assert_int_equal(st.type, VFS_FILE);
+			assert_int_equal(st.size, (uint64_t)hs.st_size);
+			theirs = malloc((size_t)hs.st_size + 1);
+			assert_non_null(theirs);
+			assert_int_equal(read(fd, theirs, (size_t)hs.st_size), hs.st_size);
+			close(fd);
+			mine = t_read_all(t, ip, &len);
+			assert_memory_equal(mine, theirs, len);
+			free(mine);
+			free(theirs);
+			(*files)++;
+		}
+	}
+	closedir(d);
+	T_OK(vfs_ext4_ops.readdir(t->fs, inside, collect_names, &n, &_e));
+	assert_int_equal(n.count, count + (strcmp(inside, "/") == 0)); /* + lost+found */
+}
+
+static void test_read_host_tree(void **state)
+{
+	struct fixture *f = *state;
+	const char *host = "/usr/share/zoneinfo";
+	struct tfs t;
+	int files = 0;
+
+	if (access(host, R_OK) != 0)
+		skip();
+	t_mkfs(f->img, 64, "-t ext4 -O " EXT4_RPI_FEATURES, host);
+	t_mount_ok(f->img, false, &t);
+	compare_tree(&t, host, "/", &files);
+	t_umount(&t);
+	fprintf(stderr, "compared %d files of %s\n", files, host);
+	assert_true(files > 100);
 }
 
 /* debugfs witnesses: file bytes, mode/uid/gid, link targets. */
@@ -1226,6 +1306,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_herd_io_manager, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_populated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_host_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_rpi_ext4, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_ext4_no_journal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_ext2_small_inodes, setup, teardown),
