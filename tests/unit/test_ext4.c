@@ -11,9 +11,11 @@
  * unrecovered filesystems, a full filesystem, used ranges, and the CPU
  * cost of mounting a 2.5 GiB image and writing one file.
  */
+#include <dirent.h>
 #include <time.h>
 
 #include "ext4_testlib.h"
+#include "fs/ext4_private.h"
 
 struct fixture {
 	char dir[256];
@@ -101,6 +103,14 @@ static void test_read_populated(void **state)
 	struct tfs t;
 
 	make_source_tree(f->src);
+	/* chains of relative symlinks: 39 hops resolve, 41 do not (Linux's
+	 * limit is 40; ext2fs_namei would stop at 8) */
+	assert_int_equal(t_sh("mkdir '%s/chain' && cd '%s/chain' && ln -s /etc ok38 && "
+			      "for i in $(seq 0 37); do ln -s ok$((i+1)) ok$i; done && "
+			      "ln -s /etc bad40 && "
+			      "for i in $(seq 0 39); do ln -s bad$((i+1)) bad$i; done",
+			      f->src, f->src),
+			 0);
 	t_mkfs(f->img, 64, "-t ext4 -O " EXT4_RPI_FEATURES, f->src);
 	/* Owners only debugfs can set without root (high 16 bits too). */
 	assert_int_equal(t_sh("debugfs -w -R 'sif /etc/f3 uid 100000' '%s' >/dev/null 2>&1 && "
@@ -147,6 +157,8 @@ static void test_read_populated(void **state)
 	expect_file(&t, "/usr/rel/deep", host);
 	T_OK(vfs_ext4_ops.lstat(t.fs, "/etcabs/fast", &st, &_e));
 	assert_int_equal(st.type, VFS_SYMLINK);
+	expect_file(&t, "/chain/ok0/sub/deep", host); /* 39 hops */
+	assert_int_equal(vfs_ext4_ops.lstat(t.fs, "/chain/bad0/sub/deep", &st, &err), -ELOOP);
 	assert_int_equal(vfs_ext4_ops.lstat(t.fs, "/loop1/x", &st, &err), -ELOOP);
 	assert_non_null(strstr(err.message, "too many levels"));
 	assert_int_equal(vfs_ext4_ops.lstat(t.fs, "/nope/x", &st, &err), -ENOENT);
@@ -154,6 +166,71 @@ static void test_read_populated(void **state)
 	assert_int_equal(vfs_ext4_ops.write(t.fs, "/x", "a", 1, VFS_WRITE_CREATE, 0644, 0, 0, &err),
 			 -EROFS);
 	t_umount(&t);
+}
+
+/* The io_manager on its own: byte counts (negative count), block size,
+ * bounds, names, read-only blockdevs, stats, reference counting. */
+static void test_herd_io_manager(void **state)
+{
+	io_manager mgr = (io_manager)&ext4_io_manager;
+	struct blockdev *bd = NULL, *ro = NULL;
+	uint8_t data[8192], buf[8192];
+	char name[EXT4_IO_NAME_MAX];
+	io_channel ch = NULL;
+	io_stats stats = NULL;
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(blockdev_new_memory(data, sizeof(data), &bd, NULL), 0);
+	ext4_io_channel_name(bd, name, sizeof(name));
+	assert_int_equal(mgr->open("herd-blockdev:zz", IO_FLAG_RW, &ch), EXT2_ET_BAD_DEVICE_NAME);
+	assert_int_equal(mgr->open("/dev/sda", 0, &ch), EXT2_ET_BAD_DEVICE_NAME);
+	assert_int_equal(mgr->open(name, IO_FLAG_RW, &ch), 0);
+	blockdev_unref(bd); /* the channel holds its own reference */
+	assert_int_equal(ch->block_size, 1024);
+	assert_int_equal(mgr->read_blk64(ch, 2, 1, buf), 0);
+	assert_memory_equal(buf, data + 2048, 1024);
+	assert_int_equal(mgr->read_blk64(ch, 3, -100, buf), 0); /* 100 bytes */
+	assert_memory_equal(buf, data + 3072, 100);
+	assert_int_equal(mgr->set_blksize(ch, 4096), 0);
+	assert_int_equal(mgr->read_blk(ch, 1, 1, buf), 0);
+	assert_memory_equal(buf, data + 4096, 4096);
+	assert_int_equal(mgr->read_blk64(ch, 2, 1, buf), EXT2_ET_SHORT_READ);
+	assert_non_null(strstr(ext4_io_last_error(ch), "past"));
+	ext4_io_clear_error(ch);
+	assert_string_equal(ext4_io_last_error(ch), "");
+	memset(buf, 0xab, 4096);
+	assert_int_equal(mgr->write_blk64(ch, 0, -10, buf), 0);
+	assert_int_equal(mgr->write_byte(ch, 5000, 3, buf), 0);
+	assert_int_equal(mgr->write_blk64(ch, 2, 1, buf), EXT2_ET_SHORT_WRITE);
+	assert_int_equal(mgr->read_blk64(ch, 0, 2, buf), 0);
+	assert_int_equal(buf[9], 0xab);
+	assert_int_equal(buf[10], data[10]);
+	assert_int_equal(buf[5000], 0xab);
+	assert_int_equal(buf[5003], data[5003]);
+	assert_int_equal(mgr->get_stats(ch, &stats), 0);
+	assert_int_equal(stats->bytes_written, 13);
+	assert_int_equal(stats->bytes_read, 1024 + 100 + 4096 + 8192);
+	assert_int_equal(mgr->flush(ch), 0);
+	assert_int_equal(mgr->set_option(ch, "offset", "0"), EXT2_ET_INVALID_ARGUMENT);
+	assert_int_equal(mgr->close(ch), 0);
+
+	/* a read-only blockdev cannot be opened for writing */
+	t_write_file(f->img, data, sizeof(data));
+	assert_int_equal(blockdev_open_file(f->img, BLOCKDEV_READ_ONLY, &ro, NULL), 0);
+	ext4_io_channel_name(ro, name, sizeof(name));
+	assert_int_equal(mgr->open(name, IO_FLAG_RW, &ch), EROFS);
+	assert_int_equal(mgr->open(name, 0, &ch), 0);
+	assert_int_equal(mgr->close(ch), 0);
+	blockdev_unref(ro);
+
+	/* error codes and texts */
+	assert_int_equal(ext4_errno(EXT2_ET_BLOCK_ALLOC_FAIL), -ENOSPC);
+	assert_int_equal(ext4_errno(EXT2_ET_BAD_MAGIC), -EUCLEAN);
+	assert_int_equal(ext4_errno(EIO), -EIO);
+	assert_string_equal(ext4_strerror(EXT2_ET_BAD_MAGIC), "Bad magic number in super-block");
+	assert_string_equal(ext4_strerror(ENOSPC), strerror(ENOSPC));
 }
 
 struct names {
@@ -194,6 +271,85 @@ static void test_readdir(void **state)
 	T_OK(vfs_ext4_ops.readdir(t.fs, "/etcabs", collect_names, &n, &_e));
 	assert_int_equal(n.count, 9);
 	t_umount(&t);
+}
+
+/* A real tree from the host (/usr/share/zoneinfo: thousands of files,
+ * symlinks, nested directories) through mke2fs -d must read back exactly:
+ * every type, mode, size, content and link target, every directory's
+ * entry count. */
+static void compare_tree(struct tfs *t, const char *host, const char *inside, int *files)
+{
+	DIR *d = opendir(host);
+	struct dirent *de;
+	struct names n = {0};
+	int count = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char hp[4096], ip[4096];
+		struct vfs_stat st;
+		struct stat hs;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		count++;
+		snprintf(hp, sizeof(hp), "%s/%s", host, de->d_name);
+		snprintf(ip, sizeof(ip), "%s/%s", strcmp(inside, "/") ? inside : "", de->d_name);
+		assert_int_equal(lstat(hp, &hs), 0);
+		T_OK(vfs_ext4_ops.lstat(t->fs, ip, &st, &_e));
+		assert_int_equal(st.mode, hs.st_mode & 07777);
+		if (S_ISDIR(hs.st_mode)) {
+			assert_int_equal(st.type, VFS_DIR);
+			compare_tree(t, hp, ip, files);
+		} else if (S_ISLNK(hs.st_mode)) {
+			char a[4096], b[4096];
+			ssize_t bl = readlink(hp, b, sizeof(b) - 1);
+
+			assert_true(bl > 0);
+			b[bl] = '\0';
+			assert_int_equal(st.type, VFS_SYMLINK);
+			assert_int_equal(vfs_ext4_ops.readlink(t->fs, ip, a, sizeof(a), NULL), bl);
+			assert_string_equal(a, b);
+		} else if (S_ISREG(hs.st_mode)) {
+			size_t len;
+			uint8_t *mine;
+			char *theirs;
+			int fd = open(hp, O_RDONLY | O_CLOEXEC);
+
+			assert_true(fd >= 0);
+			assert_int_equal(st.type, VFS_FILE);
+			assert_int_equal(st.size, (uint64_t)hs.st_size);
+			theirs = malloc((size_t)hs.st_size + 1);
+			assert_non_null(theirs);
+			assert_int_equal(read(fd, theirs, (size_t)hs.st_size), hs.st_size);
+			close(fd);
+			mine = t_read_all(t, ip, &len);
+			assert_memory_equal(mine, theirs, len);
+			free(mine);
+			free(theirs);
+			(*files)++;
+		}
+	}
+	closedir(d);
+	T_OK(vfs_ext4_ops.readdir(t->fs, inside, collect_names, &n, &_e));
+	assert_int_equal(n.count, count + (strcmp(inside, "/") == 0)); /* + lost+found */
+}
+
+static void test_read_host_tree(void **state)
+{
+	struct fixture *f = *state;
+	const char *host = "/usr/share/zoneinfo";
+	struct tfs t;
+	int files = 0;
+
+	if (access(host, R_OK) != 0)
+		skip();
+	t_mkfs(f->img, 64, "-t ext4 -O " EXT4_RPI_FEATURES, host);
+	t_mount_ok(f->img, false, &t);
+	compare_tree(&t, host, "/", &files);
+	t_umount(&t);
+	fprintf(stderr, "compared %d files of %s\n", files, host);
+	assert_true(files > 100);
 }
 
 /* debugfs witnesses: file bytes, mode/uid/gid, link targets. */
@@ -282,6 +438,19 @@ static void write_and_check(struct fixture *f, const char *opts)
 	T_OK(vfs_ext4_ops.symlink(t.fs, slow, "/etc/slow", 5, 6, &_e));
 	assert_int_equal(vfs_ext4_ops.symlink(t.fs, "x", "/etc/slow", 0, 0, &err), -EEXIST);
 	T_OK(vfs_ext4_ops.symlink(t.fs, "ssh", "/etc/sshlink", 0, 0, &_e));
+	/* open(2) semantics on a final symlink: EXCL never follows it; a
+	 * dangling link is created through; a missing directory is not */
+	assert_int_equal(vfs_ext4_ops.write(t.fs, "/etc/localtime", "x", 1,
+					    VFS_WRITE_CREATE | VFS_WRITE_EXCL, 0644, 0, 0, &err),
+			 -EEXIST);
+	assert_int_equal(
+	    vfs_ext4_ops.write(t.fs, "/etc/localtime", "x", 1, VFS_WRITE_CREATE, 0644, 0, 0, &err),
+	    -ENOENT);
+	T_OK(vfs_ext4_ops.symlink(t.fs, "through", "/etc/dangling", 0, 0, &_e));
+	T_OK(vfs_ext4_ops.write(t.fs, "/etc/dangling", "t", 1, VFS_WRITE_CREATE, 0600, 0, 0, &_e));
+	T_OK(vfs_ext4_ops.lstat(t.fs, "/etc/through", &st, &_e));
+	assert_int_equal(st.type, VFS_FILE);
+	assert_int_equal(st.mode, 0600);
 	/* writing through a symlinked directory lands in its target */
 	T_OK(vfs_ext4_ops.write(t.fs, "/etc/sshlink/via_link", "v", 1, VFS_WRITE_CREATE, 0644, 0, 0,
 				&_e));
@@ -430,6 +599,22 @@ static void test_info(void **state)
 	assert_string_equal(info.type, "ext2");
 	t_umount(&t);
 
+	/* FAT and tiny devices are not ext. */
+	{
+		struct blockdev *bd = NULL;
+		char fat[400];
+
+		snprintf(fat, sizeof(fat), "%s.fat", f->img);
+		assert_int_equal(
+		    t_sh("truncate -s 64M '%s' && mkfs.vfat -F 32 '%s' >/dev/null 2>&1", fat, fat),
+		    0);
+		assert_int_equal(blockdev_open_file(fat, BLOCKDEV_READ_ONLY, &bd, NULL), 0);
+		assert_int_equal(vfs_ext4_ops.probe(bd), 0);
+		blockdev_unref(bd);
+		assert_int_equal(blockdev_new_memory(NULL, 1500, &bd, NULL), 0);
+		assert_int_equal(vfs_ext4_ops.probe(bd), 0);
+		blockdev_unref(bd);
+	}
 	/* Not ext: probe says no, mount says why. */
 	t_sh("truncate -s 1M '%s.zero'", f->img);
 	{
@@ -690,6 +875,22 @@ static void test_overlay(void **state)
 	assert_int_equal(got, 6);
 	assert_memory_equal(buf, "node7\n", 6);
 	T_OK(vfs_ext4_ops.unmount(fs, &_e));
+	/* ...a writable mount that changes nothing (failed and read-only
+	 * calls only) writes nothing at all... */
+	{
+		struct blockdev *ov2 = NULL;
+		struct vfs_stat st;
+
+		assert_int_equal(blockdev_new_overlay(base, NULL, &ov2, &err), 0);
+		assert_int_equal(vfs_ext4_ops.mount(ov2, true, &fs, &err), 0);
+		T_OK(vfs_ext4_ops.read(fs, "/etc/f5", 0, buf, sizeof(buf), &got, &_e));
+		T_OK(vfs_ext4_ops.lstat(fs, "/etc/f5", &st, &_e));
+		assert_int_equal(vfs_ext4_ops.mkdir(fs, "/etc", 0755, 0, 0, &err), -EEXIST);
+		assert_int_equal(vfs_ext4_ops.unlink(fs, "/nope", &err), -ENOENT);
+		T_OK(vfs_ext4_ops.unmount(fs, &_e));
+		assert_int_equal(blockdev_overlay_dirty_bytes(ov2), 0);
+		blockdev_unref(ov2);
+	}
 	/* ...the base file is byte-for-byte unchanged... */
 	sum_after = t_capture(NULL, "sha256sum < '%s'", f->img);
 	assert_string_equal(sum_before, sum_after);
@@ -707,6 +908,137 @@ static void test_overlay(void **state)
 	blockdev_unref(base);
 	free(sum_before);
 	free(sum_after);
+}
+
+/* A filesystem inside a disk image, reached through a partition view. */
+static void test_partition_view(void **state)
+{
+	struct fixture *f = *state;
+	struct blockdev *disk = NULL, *part = NULL;
+	char diskpath[400], out[400];
+	void *fs = NULL;
+
+	t_mkfs(f->img, 32, "-t ext4 -O " EXT4_RPI_FEATURES, NULL);
+	snprintf(diskpath, sizeof(diskpath), "%s/disk", f->dir);
+	snprintf(out, sizeof(out), "%s/part", f->dir);
+	assert_int_equal(t_sh("truncate -s 4M '%s' && cat '%s' >> '%s' && truncate -s +1M '%s'",
+			      diskpath, f->img, diskpath, diskpath),
+			 0);
+	assert_int_equal(blockdev_open_file(diskpath, BLOCKDEV_READ_WRITE, &disk, NULL), 0);
+	assert_int_equal(blockdev_new_view(disk, 4 << 20, 32 << 20, &part, NULL), 0);
+	assert_int_equal(vfs_ext4_ops.probe(disk), 0);
+	assert_int_equal(vfs_ext4_ops.probe(part), 1);
+	T_OK(vfs_ext4_ops.mount(part, true, &fs, &_e));
+	T_OK(vfs_ext4_ops.mkdir(fs, "/boot", 0755, 0, 0, &_e));
+	T_OK(vfs_ext4_ops.write(fs, "/boot/cmdline.txt", "console=serial0\n", 16, VFS_WRITE_CREATE,
+				0644, 0, 0, &_e));
+	T_OK(vfs_ext4_ops.unmount(fs, &_e));
+	blockdev_unref(part);
+	blockdev_unref(disk);
+	assert_int_equal(
+	    t_sh("dd if='%s' of='%s' bs=1M skip=4 count=32 2>/dev/null", diskpath, out), 0);
+	t_fsck_clean(out);
+	expect_debugfs_cat(out, "/boot/cmdline.txt", "console=serial0\n", 16);
+	/* nothing outside the partition was touched */
+	assert_int_equal(t_sh("cmp -n 4194304 '%s' /dev/zero >/dev/null && "
+			      "tail -c 1048576 '%s' | cmp -n 1048576 - /dev/zero >/dev/null",
+			      diskpath, diskpath),
+			 0);
+}
+
+/* Inodes with an external xattr block and with several names: the block
+ * is released with the last name, link counts drop one at a time. */
+static void test_xattr_block_and_links(void **state)
+{
+	struct fixture *f = *state;
+	char value[400];
+	struct vfs_stat st;
+	struct tfs t;
+	char *out;
+
+	assert_int_equal(t_sh("mkdir -p '%s' && echo one > '%s/x1' && echo two > '%s/x2' && "
+			      "echo three > '%s/x3'",
+			      f->src, f->src, f->src, f->src),
+			 0);
+	t_mkfs(f->img, 32, "-t ext4 -O " EXT4_RPI_FEATURES, f->src);
+	snprintf(value, sizeof(value), "%s/value", f->dir);
+	{
+		uint8_t big[500];
+
+		t_fill(big, sizeof(big), 5);
+		for (size_t i = 0; i < sizeof(big); i++)
+			big[i] = (uint8_t)('a' + big[i] % 26);
+		t_write_file(value, big, sizeof(big));
+	}
+	assert_int_equal(t_sh("debugfs -w -R 'ea_set -f %s /x1 user.big' '%s' >/dev/null 2>&1 && "
+			      "debugfs -w -R 'ea_set -f %s /x2 user.big' '%s' >/dev/null 2>&1",
+			      value, f->img, value, f->img),
+			 0);
+	out = debugfs(f->img, "stat /x1");
+	assert_null(strstr(out, "File ACL: 0"));
+	free(out);
+	t_fsck_clean(f->img);
+
+	t_mount_ok(f->img, true, &t);
+	T_OK(vfs_ext4_ops.link(t.fs, "/x3", "/x3.link", &_e));
+	T_OK(vfs_ext4_ops.rename(t.fs, "/x1", "/x3.link", &_e)); /* drops one name of x3 */
+	T_OK(vfs_ext4_ops.lstat(t.fs, "/x3", &st, &_e));
+	assert_int_equal(st.nlink, 1);
+	T_OK(vfs_ext4_ops.unlink(t.fs, "/x2", &_e)); /* frees its xattr block */
+	T_OK(vfs_ext4_ops.unlink(t.fs, "/x3.link", &_e));
+	t_umount(&t);
+	t_fsck_clean(f->img);
+	expect_debugfs_cat(f->img, "/x3", "three\n", 6);
+}
+
+/* chattr flags are honoured as the kernel does: +i nothing changes, +a
+ * only appends; reading is unaffected. */
+static void test_chattr_flags(void **state)
+{
+	struct fixture *f = *state;
+	struct herd_error err = {0};
+	char buf[64];
+	size_t got;
+	struct tfs t;
+
+	assert_int_equal(t_sh("mkdir -p '%s/d' && echo immutable > '%s/i' && echo log > '%s/a' && "
+			      "echo x > '%s/d/x'",
+			      f->src, f->src, f->src, f->src),
+			 0);
+	t_mkfs(f->img, 32, "-t ext4 -O " EXT4_RPI_FEATURES, f->src);
+	assert_int_equal(t_sh("debugfs -w -R 'sif /i flags 0x80010' '%s' >/dev/null 2>&1 && "
+			      "debugfs -w -R 'sif /a flags 0x80020' '%s' >/dev/null 2>&1 && "
+			      "debugfs -w -R 'sif /d flags 0x80010' '%s' >/dev/null 2>&1",
+			      f->img, f->img, f->img),
+			 0);
+	t_mount_ok(f->img, true, &t);
+	T_OK(vfs_ext4_ops.read(t.fs, "/i", 0, buf, sizeof(buf), &got, &_e));
+	assert_int_equal(got, 10);
+	assert_int_equal(vfs_ext4_ops.write(t.fs, "/i", "x", 1, VFS_WRITE_TRUNCATE, 0, 0, 0, &err),
+			 -EPERM);
+	assert_non_null(strstr(err.message, "immutable"));
+	assert_int_equal(vfs_ext4_ops.chmod(t.fs, "/i", 0600, &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.unlink(t.fs, "/i", &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.rename(t.fs, "/a", "/i", &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.link(t.fs, "/i", "/i2", &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.truncate(t.fs, "/i", 0, &err), -EPERM);
+	T_OK(vfs_ext4_ops.write(t.fs, "/a", "more\n", 5, VFS_WRITE_APPEND, 0, 0, 0, &_e));
+	assert_int_equal(vfs_ext4_ops.write(t.fs, "/a", "x", 1, VFS_WRITE_TRUNCATE, 0, 0, 0, &err),
+			 -EPERM);
+	assert_non_null(strstr(err.message, "append-only"));
+	assert_int_equal(vfs_ext4_ops.unlink(t.fs, "/a", &err), -EPERM);
+	/* an immutable directory gains and loses no entries */
+	assert_int_equal(
+	    vfs_ext4_ops.write(t.fs, "/d/new", "x", 1, VFS_WRITE_CREATE, 0644, 0, 0, &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.unlink(t.fs, "/d/x", &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.mkdir(t.fs, "/d/sub", 0755, 0, 0, &err), -EPERM);
+	assert_int_equal(vfs_ext4_ops.rename(t.fs, "/d/x", "/x", &err), -EPERM);
+	T_OK(vfs_ext4_ops.write(t.fs, "/d/x", "y\n", 2, VFS_WRITE_TRUNCATE, 0, 0, 0, &_e));
+	t_umount(&t);
+	t_fsck_clean(f->img);
+	expect_debugfs_cat(f->img, "/a", "log\nmore\n", 9);
+	expect_debugfs_cat(f->img, "/i", "immutable\n", 10);
+	expect_debugfs_cat(f->img, "/d/x", "y\n", 2);
 }
 
 static void test_bad_input(void **state)
@@ -788,6 +1120,88 @@ static void test_bad_input(void **state)
 	}
 }
 
+/* Walk and read everything below `dir`, ignoring errors: damaged images
+ * must give errors, never crashes. */
+struct walk_ctx {
+	struct tfs *t;
+	const char *dir;
+	int depth;
+	int entries;
+};
+
+static int walk_cb(void *userdata, const struct vfs_dirent *d)
+{
+	struct walk_ctx *w = userdata;
+	char path[4096], link[4096];
+	uint8_t buf[8192];
+	size_t got;
+
+	if (++w->entries > 2000 || w->depth > 8)
+		return -ELOOP;
+	snprintf(path, sizeof(path), "%s%s%s", w->dir, strcmp(w->dir, "/") ? "/" : "", d->name);
+	if (d->st.type == VFS_DIR) {
+		struct walk_ctx sub = {.t = w->t, .dir = path, .depth = w->depth + 1};
+
+		(void)vfs_ext4_ops.readdir(w->t->fs, path, walk_cb, &sub, NULL);
+		w->entries += sub.entries;
+	} else if (d->st.type == VFS_SYMLINK) {
+		(void)vfs_ext4_ops.readlink(w->t->fs, path, link, sizeof(link), NULL);
+	} else {
+		(void)vfs_ext4_ops.read(w->t->fs, path, 0, buf, sizeof(buf), &got, NULL);
+	}
+	return 0;
+}
+
+static void test_corrupt_metadata(void **state)
+{
+	struct fixture *f = *state;
+	char pristine[400];
+	int mounted = 0;
+
+	make_source_tree(f->src);
+	snprintf(pristine, sizeof(pristine), "%s/pristine", f->dir);
+	t_mkfs(pristine, 16, "-t ext4 -b 1024 -O ^metadata_csum,^has_journal", f->src);
+	for (uint64_t seed = 1; seed <= 60; seed++) {
+		struct herd_error err = {0};
+		uint64_t s = seed * 7919;
+		struct tfs t;
+		int fd;
+
+		assert_int_equal(t_sh("cp '%s' '%s'", pristine, f->img), 0);
+		fd = open(f->img, O_WRONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		/* scribble over metadata: group descriptors, bitmaps, inode
+		 * table and the first directory blocks live in the first MiBs */
+		for (int i = 0; i < 24; i++) {
+			uint8_t junk[16];
+			off_t at = (off_t)(2048 + t_rng(&s) % (3 << 20));
+
+			t_fill(junk, sizeof(junk), t_rng(&s));
+			assert_int_equal(pwrite(fd, junk, sizeof(junk), at), (ssize_t)sizeof(junk));
+		}
+		close(fd);
+		if (t_mount(f->img, seed % 3 == 0, &t, &err) < 0) {
+			assert_int_equal(strncmp(err.message, "ext4: ", 6), 0);
+			continue;
+		}
+		mounted++;
+		{
+			struct walk_ctx w = {.t = &t, .dir = "/"};
+
+			(void)vfs_ext4_ops.readdir(t.fs, "/", walk_cb, &w, NULL);
+		}
+		if (seed % 3 == 0) {
+			(void)vfs_ext4_ops.write(t.fs, "/etc/new", "x", 1, VFS_WRITE_CREATE, 0644,
+						 0, 0, NULL);
+			(void)vfs_ext4_ops.unlink(t.fs, "/etc/f2", NULL);
+			(void)vfs_ext4_ops.mkdir(t.fs, "/etc/sub/d", 0755, 0, 0, NULL);
+		}
+		(void)vfs_ext4_ops.unmount(t.fs, NULL);
+		blockdev_unref(t.bd);
+	}
+	assert_true(mounted > 0);
+}
+
 static void test_full_filesystem(void **state)
 {
 	struct fixture *f = *state;
@@ -859,13 +1273,40 @@ static void test_performance(void **state)
 	/* generous for sanitizer builds; the plain build is far below */
 	assert_true(t3 - t0 < 0.25);
 	t_fsck_clean(f->img);
+
+	/* The same through a copy-on-write overlay over the read-only image:
+	 * how much does one small edit cost in overlay bytes? */
+	{
+		struct blockdev *base = NULL, *ov = NULL;
+		void *fs = NULL;
+
+		assert_int_equal(blockdev_open_file(f->img, BLOCKDEV_READ_ONLY, &base, NULL), 0);
+		assert_int_equal(blockdev_new_overlay(base, NULL, &ov, NULL), 0);
+		t0 = cpu_seconds();
+		T_OK(vfs_ext4_ops.mount(ov, true, &fs, &_e));
+		T_OK(vfs_ext4_ops.write(fs, "/etc-hostname", "node\n", 5, VFS_WRITE_CREATE, 0644, 0,
+					0, &_e));
+		T_OK(vfs_ext4_ops.unmount(fs, &_e));
+		t1 = cpu_seconds();
+		fprintf(stderr,
+			"ext4 2.5 GiB via overlay: mount+write+unmount %.2f ms CPU, overlay holds "
+			"%llu KiB\n",
+			(t1 - t0) * 1e3,
+			(unsigned long long)blockdev_overlay_dirty_bytes(ov) / 1024);
+		assert_true(t1 - t0 < 0.25);
+		assert_true(blockdev_overlay_dirty_bytes(ov) < 4 << 20);
+		blockdev_unref(ov);
+		blockdev_unref(base);
+	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_herd_io_manager, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_populated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_host_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_rpi_ext4, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_ext4_no_journal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_ext2_small_inodes, setup, teardown),
@@ -876,7 +1317,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_htree_directory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inline_data_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_overlay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_partition_view, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_xattr_block_and_links, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chattr_flags, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_metadata, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_performance, setup, teardown),
 	};

@@ -2,7 +2,7 @@
  * test_ext4_model.c — randomized model test of vfs_ext4_ops.
  *
  * Thousands of random operations (create, overwrite, append, truncate,
- * unlink, mkdir, rmdir, rename, symlink, chmod, chown) run against an
+ * unlink, mkdir, rmdir, rename, symlink, hard link, chmod, chown) run against an
  * ext4 image with the Raspberry Pi OS feature set and, in parallel,
  * against a tiny in-memory model.  Every result code and the state of
  * every touched path is compared after each operation, and the whole tree
@@ -31,6 +31,7 @@ struct mnode {
 	size_t len;
 	char *target;
 	uint32_t mode, uid, gid;
+	unsigned group; /* files: names of one inode (hard links) share it */
 };
 
 struct model {
@@ -42,6 +43,7 @@ struct model {
 	char img[300];
 	uint64_t ops;
 	uint64_t bs;
+	unsigned next_group;
 };
 
 static uint64_t rnd(struct model *m, uint64_t n)
@@ -79,6 +81,34 @@ static void drop(struct model *m, struct mnode *n)
 	free(n->data);
 	free(n->target);
 	*n = m->n[--m->count];
+}
+
+/* Hard links: copy n's content and attributes to its other names. */
+static void sync_group(struct model *m, const struct mnode *n)
+{
+	for (size_t i = 0; i < m->count; i++) {
+		struct mnode *o = &m->n[i];
+
+		if (o == n || o->type != M_FILE || o->group != n->group)
+			continue;
+		free(o->data);
+		o->data = malloc(n->len + 1);
+		assert_non_null(o->data);
+		memcpy(o->data, n->data, n->len);
+		o->len = n->len;
+		o->mode = n->mode;
+		o->uid = n->uid;
+		o->gid = n->gid;
+	}
+}
+
+static unsigned group_size(struct model *m, const struct mnode *n)
+{
+	unsigned count = 0;
+
+	for (size_t i = 0; i < m->count; i++)
+		count += m->n[i].type == M_FILE && m->n[i].group == n->group;
+	return count;
 }
 
 static bool is_child_of(const char *path, const char *dir)
@@ -217,6 +247,7 @@ static void check_node(struct model *m, const struct mnode *n)
 
 		assert_non_null(buf);
 		assert_int_equal(st.size, n->len);
+		assert_int_equal(st.nlink, group_size(m, n));
 		assert_int_equal(
 		    vfs_ext4_ops.read(m->t.fs, n->path, 0, buf, n->len + 1, &got, &err), 0);
 		assert_int_equal(got, n->len);
@@ -339,6 +370,7 @@ static void op_write(struct model *m)
 		existing = add(m, path, M_FILE);
 		existing->mode = mode;
 		existing->uid = existing->gid = 1000;
+		existing->group = ++m->next_group;
 		existing->data = data;
 		existing->len = len;
 	} else if (flags & VFS_WRITE_APPEND) {
@@ -358,6 +390,7 @@ static void op_write(struct model *m)
 		memcpy(existing->data, data, len);
 		free(data);
 	}
+	sync_group(m, existing);
 	check_node(m, existing);
 }
 
@@ -373,6 +406,7 @@ static void op_truncate(struct model *m)
 	if (size > n->len)
 		memset(n->data + n->len, 0, size - n->len);
 	n->len = size;
+	sync_group(m, n);
 	check_node(m, n);
 }
 
@@ -491,8 +525,9 @@ static void op_rename(struct model *m)
 	if (src->type == M_DIR && depth(to) + 2 > 4)
 		return; /* keep the tree shallow (path lengths) */
 	r = vfs_ext4_ops.rename(m->t.fs, from, to, &err);
-	if (strcmp(from, to) == 0) {
-		assert_int_equal(r, 0);
+	if (strcmp(from, to) == 0 ||
+	    (dst && src->type == M_FILE && dst->type == M_FILE && dst->group == src->group)) {
+		assert_int_equal(r, 0); /* same inode: rename(2) does nothing */
 		return;
 	}
 	if (src->type == M_DIR && is_below(to, from)) {
@@ -539,6 +574,35 @@ static void op_rename(struct model *m)
 	check_node(m, find(m, to));
 }
 
+static void op_link(struct model *m)
+{
+	struct mnode *src = pick(m, 1 << M_FILE), *n;
+	char path[4096], dir[4096], name[256], from[4096];
+	struct herd_error err = {0};
+	int r;
+
+	if (!src)
+		return;
+	snprintf(from, sizeof(from), "%s", src->path);
+	pick_dir(m, dir, sizeof(dir));
+	random_name(m, name);
+	join(path, sizeof(path), dir, name);
+	r = vfs_ext4_ops.link(m->t.fs, from, path, &err);
+	if (find(m, path)) {
+		assert_int_equal(r, -EEXIST);
+		return;
+	}
+	if (r < 0)
+		fprintf(stderr, "link %s -> %s: %s\n", from, path, err.message);
+	assert_int_equal(r, 0);
+	n = add(m, path, M_FILE);
+	src = find(m, from); /* add() may have moved the array */
+	n->group = src->group;
+	sync_group(m, src);
+	check_node(m, n);
+	check_node(m, src);
+}
+
 static void op_chmod_chown(struct model *m)
 {
 	struct mnode *n = pick(m, 1 << M_FILE | 1 << M_DIR);
@@ -557,6 +621,8 @@ static void op_chmod_chown(struct model *m)
 		n->uid = uid;
 		n->gid = gid;
 	}
+	if (n->type == M_FILE)
+		sync_group(m, n);
 	check_node(m, n);
 }
 
@@ -673,12 +739,12 @@ static void check_with_debugfs(struct model *m)
 	free(out);
 }
 
-static void test_model(void **state)
+static void run_model(const char *mkfs_opts, uint64_t block_size, uint64_t default_ops)
 {
 	struct model *m = calloc(1, sizeof(*m));
 	const char *env_seed = getenv("HERD_TEST_SEED");
 	const char *env_ops = getenv("HERD_TEST_OPS");
-	uint64_t seed = 0, nops = 1500;
+	uint64_t seed = 0, nops = default_ops;
 
 	assert_non_null(m);
 	if (env_seed && parse_u64(env_seed, 1, UINT64_MAX, &seed) < 0)
@@ -699,8 +765,9 @@ static void test_model(void **state)
 	m->rng = seed;
 	t_mkdtemp(m->dir, sizeof(m->dir), "ext4-model");
 	snprintf(m->img, sizeof(m->img), "%s/img", m->dir);
-	t_mkfs(m->img, 256, "-t ext4 -b 4096 -O " EXT4_RPI_FEATURES, NULL);
-	m->bs = 4096;
+	fprintf(stderr, "test_ext4_model: mke2fs %s\n", mkfs_opts);
+	t_mkfs(m->img, 256, mkfs_opts, NULL);
+	m->bs = block_size;
 	t_mount_ok(m->img, true, &m->t);
 
 	for (m->ops = 0; m->ops < nops; m->ops++) {
@@ -718,8 +785,10 @@ static void test_model(void **state)
 			op_unlink(m);
 		else if (dice < 76)
 			op_rmdir(m);
-		else if (dice < 88)
+		else if (dice < 85)
 			op_rename(m);
+		else if (dice < 89)
+			op_link(m);
 		else
 			op_chmod_chown(m);
 		if (m->ops % 100 == 99)
@@ -744,10 +813,23 @@ static void test_model(void **state)
 	free(m);
 }
 
+/* The Raspberry Pi OS root filesystem feature set. */
+static void test_model_rpi_ext4(void **state)
+{
+	run_model("-t ext4 -b 4096 -O " EXT4_RPI_FEATURES, 4096, 1500);
+}
+
+/* Block-mapped files (indirect blocks), 1 KiB blocks, 128-byte inodes. */
+static void test_model_ext2(void **state)
+{
+	run_model("-t ext2 -b 1024 -I 128", 1024, 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_model),
+	    cmocka_unit_test(test_model_rpi_ext4),
+	    cmocka_unit_test(test_model_ext2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

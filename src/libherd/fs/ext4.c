@@ -6,7 +6,9 @@
  * implements `vfs_ext4_ops` (vfs.h): lookup with symlinks resolved inside
  * the filesystem, read, write/create/append/truncate, mkdir, symlink,
  * hard links, chmod/chown/utimes, unlink/rmdir, rename, readdir, info and
- * the list of used byte ranges.
+ * the list of used byte ranges.  Path lookup lives in ext4_path.c, the
+ * inode and directory-entry steps in ext4_inode.c, the io_manager in
+ * ext4_io.c; this file mounts and implements the operations.
  *
  * What it does not do: replay or write the journal (a filesystem whose
  * journal needs recovery, that has errors, or that was not cleanly
@@ -24,6 +26,12 @@
  * unlink, rmdir, rename, link, mkdir and symlink act on a final symlink
  * itself; read, write, truncate, chmod, chown, utimes and readdir follow
  * it.  readlink returns the target NUL-terminated and its length.
+ * readdir calls back during the directory walk: the callback may read
+ * this filesystem but must not change it.
+ *
+ * chattr flags are enforced as the kernel does: immutable inodes never
+ * change, append-only ones only grow, fs-verity data stays, and encrypted
+ * files are neither read nor written (we would see ciphertext).
  *
  * Cost: mounting reads the superblock and group descriptors only; the
  * bitmaps are read on the first change (or used_ranges, which needs only
@@ -46,381 +54,6 @@
 #include "fs/ext4_private.h"
 #include "fs/vfs.h"
 
-/* Like the kernel's MAXSYMLINKS. */
-#define EXT4_MAX_SYMLINK_HOPS 40
-/* Bound on a path being rewritten by symlink expansion. */
-#define EXT4_MAX_WALK_PATH (64 * 1024)
-
-struct ext4_fs {
-	ext2_filsys fs;
-	bool writable;
-	bool bitmaps_loaded;
-	bool have_epoch;
-	int64_t epoch;
-};
-
-/* A resolved path: the directory holding the final component, its name
- * and, when it exists, its inode. */
-struct ext4_where {
-	ext2_ino_t parent;
-	ext2_ino_t ino; /* 0 when the final component does not exist */
-	char name[EXT2_NAME_LEN + 1];
-	struct ext2_inode_large inode;
-};
-
-enum {
-	EXT4_ATIME = 1 << 0,
-	EXT4_MTIME = 1 << 1,
-	EXT4_CTIME = 1 << 2,
-	EXT4_CRTIME = 1 << 3,
-};
-
-static int ext4_fail(struct ext4_fs *e, errcode_t code, struct herd_error *err, const char *what)
-{
-	int r = ext4_errno(code);
-	const char *io = e ? ext4_io_last_error(e->fs->io) : "";
-	bool from_io =
-	    (code > 0 && code < 4096) || code == EXT2_ET_SHORT_READ || code == EXT2_ET_SHORT_WRITE;
-
-	if (r == -ENOSPC)
-		r = herd_error_set(err, ENOSPC, "ext4: %s: no space left", what);
-	else if (from_io && io[0])
-		r = herd_error_set(err, -r, "ext4: %s: %s", what, io);
-	else
-		r = herd_error_set(err, -r, "ext4: %s: %s", what, ext4_strerror(code));
-	if (e)
-		ext4_io_clear_error(e->fs->io);
-	return r;
-}
-
-static int64_t ext4_now(const struct ext4_fs *e)
-{
-	return e->have_epoch ? e->epoch : (int64_t)time(NULL);
-}
-
-static size_t ext4_inode_size(const struct ext4_fs *e)
-{
-	return EXT2_INODE_SIZE(e->fs->super);
-}
-
-/* Does the inode's extra space reach `end` bytes (offset of a field's end
- * inside struct ext2_inode_large)?  (ext4 "i_extra_isize" rule.) */
-static bool ext4_has_extra(const struct ext4_fs *e, const struct ext2_inode_large *in, size_t end)
-{
-	return ext4_inode_size(e) > EXT2_GOOD_OLD_INODE_SIZE &&
-	       (size_t)EXT2_GOOD_OLD_INODE_SIZE + in->i_extra_isize >= end &&
-	       end <= ext4_inode_size(e);
-}
-
-#define EXT4_FIELD_END(field)                                                                      \
-	(offsetof(struct ext2_inode_large, field) + sizeof(((struct ext2_inode_large *)0)->field))
-
-/* ext4 timestamps: 32 low bits in the classic field, and in the extra
- * field 2 epoch bits (bits 32-33 of the signed time) plus nanoseconds. */
-static void ext4_encode_time(int64_t t, __u32 *lo, __u32 *extra)
-{
-	*lo = (__u32)t;
-	if (extra)
-		*extra = (__u32)(((uint64_t)(t - (int64_t)(int32_t)*lo) >> 32) & 3);
-}
-
-static int64_t ext4_decode_time(__u32 lo, const __u32 *extra)
-{
-	int64_t t = (int32_t)lo;
-
-	if (extra)
-		t += (int64_t)(*extra & 3) << 32;
-	return t;
-}
-
-static void ext4_stamp(const struct ext4_fs *e, struct ext2_inode_large *in, unsigned which,
-		       int64_t t)
-{
-	if (which & EXT4_ATIME)
-		ext4_encode_time(t, &in->i_atime,
-				 ext4_has_extra(e, in, EXT4_FIELD_END(i_atime_extra))
-				     ? &in->i_atime_extra
-				     : NULL);
-	if (which & EXT4_MTIME)
-		ext4_encode_time(t, &in->i_mtime,
-				 ext4_has_extra(e, in, EXT4_FIELD_END(i_mtime_extra))
-				     ? &in->i_mtime_extra
-				     : NULL);
-	if (which & EXT4_CTIME)
-		ext4_encode_time(t, &in->i_ctime,
-				 ext4_has_extra(e, in, EXT4_FIELD_END(i_ctime_extra))
-				     ? &in->i_ctime_extra
-				     : NULL);
-	if ((which & EXT4_CRTIME) && ext4_has_extra(e, in, EXT4_FIELD_END(i_crtime_extra)))
-		ext4_encode_time(t, &in->i_crtime, &in->i_crtime_extra);
-}
-
-static errcode_t ext4_read_inode(struct ext4_fs *e, ext2_ino_t ino, struct ext2_inode_large *in)
-{
-	memset(in, 0, sizeof(*in));
-	return ext2fs_read_inode_full(e->fs, ino, (struct ext2_inode *)in, sizeof(*in));
-}
-
-/* Writes the first sizeof(*in) bytes; libext2fs keeps whatever follows
- * (in-inode extended attributes) and updates the checksum. */
-static errcode_t ext4_write_inode(struct ext4_fs *e, ext2_ino_t ino, struct ext2_inode_large *in)
-{
-	return ext2fs_write_inode_full(e->fs, ino, (struct ext2_inode *)in, sizeof(*in));
-}
-
-static uint32_t ext4_uid(const struct ext2_inode_large *in)
-{
-	return in->i_uid | ((uint32_t)in->osd2.linux2.l_i_uid_high << 16);
-}
-
-static uint32_t ext4_gid(const struct ext2_inode_large *in)
-{
-	return in->i_gid | ((uint32_t)in->osd2.linux2.l_i_gid_high << 16);
-}
-
-static void ext4_set_owner(struct ext2_inode_large *in, uint32_t uid, uint32_t gid)
-{
-	in->i_uid = (__u16)uid;
-	in->osd2.linux2.l_i_uid_high = (__u16)(uid >> 16);
-	in->i_gid = (__u16)gid;
-	in->osd2.linux2.l_i_gid_high = (__u16)(gid >> 16);
-}
-
-static int ext4_dirent_type(uint32_t mode)
-{
-	switch (mode & LINUX_S_IFMT) {
-	case LINUX_S_IFREG:
-		return EXT2_FT_REG_FILE;
-	case LINUX_S_IFDIR:
-		return EXT2_FT_DIR;
-	case LINUX_S_IFLNK:
-		return EXT2_FT_SYMLINK;
-	case LINUX_S_IFCHR:
-		return EXT2_FT_CHRDEV;
-	case LINUX_S_IFBLK:
-		return EXT2_FT_BLKDEV;
-	case LINUX_S_IFIFO:
-		return EXT2_FT_FIFO;
-	case LINUX_S_IFSOCK:
-		return EXT2_FT_SOCK;
-	default:
-		return EXT2_FT_UNKNOWN;
-	}
-}
-
-static void ext4_fill_stat(const struct ext4_fs *e, ext2_ino_t ino,
-			   const struct ext2_inode_large *in, struct vfs_stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	if (LINUX_S_ISREG(in->i_mode))
-		st->type = VFS_FILE;
-	else if (LINUX_S_ISDIR(in->i_mode))
-		st->type = VFS_DIR;
-	else if (LINUX_S_ISLNK(in->i_mode))
-		st->type = VFS_SYMLINK;
-	else
-		st->type = VFS_OTHER;
-	st->mode = in->i_mode & 07777;
-	st->uid = ext4_uid(in);
-	st->gid = ext4_gid(in);
-	st->size = EXT2_I_SIZE(in);
-	st->nlink = in->i_links_count;
-	st->ino = ino;
-	st->atime = ext4_decode_time(
-	    in->i_atime,
-	    ext4_has_extra(e, in, EXT4_FIELD_END(i_atime_extra)) ? &in->i_atime_extra : NULL);
-	st->mtime = ext4_decode_time(
-	    in->i_mtime,
-	    ext4_has_extra(e, in, EXT4_FIELD_END(i_mtime_extra)) ? &in->i_mtime_extra : NULL);
-	st->ctime = ext4_decode_time(
-	    in->i_ctime,
-	    ext4_has_extra(e, in, EXT4_FIELD_END(i_ctime_extra)) ? &in->i_ctime_extra : NULL);
-}
-
-/* The target of a symlink inode into buf (NUL-terminated), cap >= block
- * size + 1.  Fast symlinks keep it in i_block, inline-data ones in the
- * inode's data area, slow ones in their first block. */
-static errcode_t ext4_read_symlink(struct ext4_fs *e, ext2_ino_t ino, struct ext2_inode_large *in,
-				   char *buf, size_t cap, size_t *ret_len)
-{
-	uint64_t size = EXT2_I_SIZE(in);
-	errcode_t code;
-
-	if (size == 0 || size >= e->fs->blocksize || size >= cap)
-		return EXT2_ET_INODE_CORRUPTED;
-	if (ext2fs_is_fast_symlink((struct ext2_inode *)in)) {
-		memcpy(buf, in->i_block, size);
-	} else if (in->i_flags & EXT4_INLINE_DATA_FL) {
-		_cleanup_free_ char *tmp = malloc(ext4_inode_size(e) + e->fs->blocksize);
-		size_t got = 0;
-
-		if (!tmp)
-			return EXT2_ET_NO_MEMORY;
-		code = ext2fs_inline_data_size(e->fs, ino, &got);
-		if (code)
-			return code;
-		if (got > ext4_inode_size(e) + e->fs->blocksize || got < size)
-			return EXT2_ET_INODE_CORRUPTED;
-		code = ext2fs_inline_data_get(e->fs, ino, (struct ext2_inode *)in, tmp, NULL);
-		if (code)
-			return code;
-		memcpy(buf, tmp, size);
-	} else {
-		ext2_file_t file;
-		unsigned got = 0;
-
-		code = ext2fs_file_open2(e->fs, ino, (struct ext2_inode *)in, 0, &file);
-		if (code)
-			return code;
-		code = ext2fs_file_read(file, buf, (unsigned)size, &got);
-		ext2fs_file_close(file);
-		if (code)
-			return code;
-		if (got != size)
-			return EXT2_ET_SHORT_READ;
-	}
-	buf[size] = '\0';
-	if (strlen(buf) != size)
-		return EXT2_ET_INODE_CORRUPTED;
-	*ret_len = size;
-	return 0;
-}
-
-/*
- * Resolve `path` from the root.  Intermediate symlinks are always
- * followed, the final one only with follow_final.  A missing final
- * component is not an error: w->ino is 0 and w->parent/name say where it
- * would be created.  When the path resolves to a directory with no final
- * name (e.g. "/" or a link to "/"), w->name is "" and w->parent is 0.
- */
-static int ext4_walk(struct ext4_fs *e, const char *path, bool follow_final, struct ext4_where *w,
-		     struct herd_error *err)
-{
-	_cleanup_free_ char *buf = strdup(path);
-	_cleanup_free_ char *target = NULL;
-	ext2_ino_t cur = EXT2_ROOT_INO;
-	unsigned hops = 0;
-	size_t pos = 0;
-	errcode_t code;
-
-	if (!buf)
-		return herd_error_set(err, ENOMEM, "ext4: %s: out of memory", path);
-	memset(w, 0, sizeof(*w));
-	for (;;) {
-		size_t start, len, next;
-		ext2_ino_t child;
-		bool last;
-
-		while (buf[pos] == '/')
-			pos++;
-		if (buf[pos] == '\0') {
-			w->parent = 0;
-			w->ino = cur;
-			w->name[0] = '\0';
-			code = ext4_read_inode(e, cur, &w->inode);
-			if (code)
-				return ext4_fail(e, code, err, path);
-			return 0;
-		}
-		start = pos;
-		while (buf[pos] && buf[pos] != '/')
-			pos++;
-		len = pos - start;
-		next = pos;
-		while (buf[next] == '/')
-			next++;
-		last = buf[next] == '\0';
-		if (len > EXT2_NAME_LEN)
-			return herd_error_set(err, ENAMETOOLONG, "ext4: %s: name too long", path);
-		if (len == 1 && buf[start] == '.') {
-			pos = next;
-			continue;
-		}
-
-		code = ext2fs_lookup(e->fs, cur, buf + start, (int)len, NULL, &child);
-		if (code == EXT2_ET_FILE_NOT_FOUND) {
-			if (!last)
-				return herd_error_set(err, ENOENT,
-						      "ext4: %s: no such file or directory", path);
-			w->parent = cur;
-			w->ino = 0;
-			memcpy(w->name, buf + start, len);
-			w->name[len] = '\0';
-			return 0;
-		}
-		if (code)
-			return ext4_fail(e, code, err, path);
-		code = ext4_read_inode(e, child, &w->inode);
-		if (code)
-			return ext4_fail(e, code, err, path);
-
-		if (LINUX_S_ISLNK(w->inode.i_mode) && (!last || follow_final)) {
-			size_t tlen = 0, rest = strlen(buf + next);
-			char *joined;
-
-			if (++hops > EXT4_MAX_SYMLINK_HOPS)
-				return herd_error_set(err, ELOOP,
-						      "ext4: %s: too many levels of symbolic links",
-						      path);
-			if (!target) {
-				target = malloc(e->fs->blocksize + 1);
-				if (!target)
-					return herd_error_set(err, ENOMEM, "ext4: out of memory");
-			}
-			code = ext4_read_symlink(e, child, &w->inode, target, e->fs->blocksize + 1,
-						 &tlen);
-			if (code)
-				return ext4_fail(e, code, err, path);
-			if (tlen + 1 + rest + 1 > EXT4_MAX_WALK_PATH)
-				return herd_error_set(err, ENAMETOOLONG,
-						      "ext4: %s: symlink expansion too long", path);
-			joined = malloc(tlen + 1 + rest + 1);
-			if (!joined)
-				return herd_error_set(err, ENOMEM, "ext4: out of memory");
-			memcpy(joined, target, tlen);
-			joined[tlen] = '/';
-			memcpy(joined + tlen + 1, buf + next, rest + 1);
-			free(buf);
-			buf = joined;
-			pos = 0;
-			if (target[0] == '/')
-				cur = EXT2_ROOT_INO;
-			continue;
-		}
-		if (last) {
-			w->parent = cur;
-			w->ino = child;
-			memcpy(w->name, buf + start, len);
-			w->name[len] = '\0';
-			return 0;
-		}
-		if (!LINUX_S_ISDIR(w->inode.i_mode))
-			return herd_error_set(err, ENOTDIR, "ext4: %s: not a directory", path);
-		cur = child;
-		pos = next;
-	}
-}
-
-/* Existing inode required. */
-static int ext4_walk_existing(struct ext4_fs *e, const char *path, bool follow_final,
-			      struct ext4_where *w, struct herd_error *err)
-{
-	int r = ext4_walk(e, path, follow_final, w, err);
-
-	if (r < 0)
-		return r;
-	if (w->ino == 0)
-		return herd_error_set(err, ENOENT, "ext4: %s: no such file or directory", path);
-	return 0;
-}
-
-/* A final component we may add or remove: not "/", ".", "..". */
-static bool ext4_nameable(const struct ext4_where *w)
-{
-	return w->parent != 0 && w->name[0] && strcmp(w->name, ".") != 0 &&
-	       strcmp(w->name, "..") != 0;
-}
-
 static int ext4_require_writable(struct ext4_fs *e, const char *path, struct herd_error *err)
 {
 	errcode_t code;
@@ -437,319 +70,20 @@ static int ext4_require_writable(struct ext4_fs *e, const char *path, struct her
 	return 0;
 }
 
-/* Add a directory entry, growing a linear directory by a block when it is
- * full.  An indexed (htree) directory grows its own tree inside
- * ext2fs_link; if even that is full we report no space rather than
- * appending a block the index does not know about. */
-static errcode_t ext4_add_entry(struct ext4_fs *e, ext2_ino_t dir, const char *name, ext2_ino_t ino,
-				int type)
-{
-	for (int tries = 0;; tries++) {
-		struct ext2_inode_large din;
-		errcode_t code = ext2fs_link(e->fs, dir, name, ino, type);
-
-		if (code != EXT2_ET_DIR_NO_SPACE || tries >= 2)
-			return code;
-		code = ext4_read_inode(e, dir, &din);
-		if (code)
-			return code;
-		if (din.i_flags & EXT2_INDEX_FL)
-			return EXT2_ET_DIR_NO_SPACE;
-		code = ext2fs_expand_dir(e->fs, dir);
-		if (code)
-			return code;
-	}
-}
-
-struct ext4_set_entry {
-	const char *name;
-	size_t len;
-	ext2_ino_t ino;
-	int type;
-	bool set_type;
-	bool found;
-};
-
-static int ext4_set_entry_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, int offset,
-			     int blocksize, char *buf, void *userdata)
-{
-	struct ext4_set_entry *s = userdata;
-
-	if (dirent->inode == 0 || (size_t)ext2fs_dirent_name_len(dirent) != s->len ||
-	    memcmp(dirent->name, s->name, s->len) != 0)
-		return 0;
-	dirent->inode = s->ino;
-	if (s->set_type)
-		ext2fs_dirent_set_file_type(dirent, s->type);
-	s->found = true;
-	return DIRENT_CHANGED | DIRENT_ABORT;
-}
-
-/* Point the existing entry `name` of `dir` at `ino` (rename over a target,
- * or ".." of a moved directory). */
-static errcode_t ext4_set_entry(struct ext4_fs *e, ext2_ino_t dir, const char *name, ext2_ino_t ino,
-				int type)
-{
-	struct ext4_set_entry s = {
-	    .name = name,
-	    .len = strlen(name),
-	    .ino = ino,
-	    .type = type,
-	    .set_type = ext2fs_has_feature_filetype(e->fs->super),
-	};
-	errcode_t code = ext2fs_dir_iterate2(e->fs, dir, 0, NULL, ext4_set_entry_cb, &s);
-
-	if (code)
-		return code;
-	return s.found ? 0 : EXT2_ET_FILE_NOT_FOUND;
-}
-
-static int ext4_empty_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, int offset,
-			 int blocksize, char *buf, void *userdata)
-{
-	int len = ext2fs_dirent_name_len(dirent);
-	bool *empty = userdata;
-
-	if (dirent->inode == 0 || (len == 1 && dirent->name[0] == '.') ||
-	    (len == 2 && dirent->name[0] == '.' && dirent->name[1] == '.'))
-		return 0;
-	*empty = false;
-	return DIRENT_ABORT;
-}
-
-static errcode_t ext4_dir_is_empty(struct ext4_fs *e, ext2_ino_t dir, bool *ret_empty)
-{
-	bool empty = true;
-	errcode_t code = ext2fs_dir_iterate2(e->fs, dir, 0, NULL, ext4_empty_cb, &empty);
-
-	if (code)
-		return code;
-	*ret_empty = empty;
-	return 0;
-}
-
-/* Directory link counts with dir_nlink: a count of 1 means "too many
- * subdirectories to count" and stays 1 (ext4 ext4_inc_count/dec_count). */
-static bool ext4_dir_can_add_link(struct ext4_fs *e, const struct ext2_inode_large *din)
-{
-	return din->i_links_count == 1 || din->i_links_count + 1 < EXT2_LINK_MAX ||
-	       ext2fs_has_feature_dir_nlink(e->fs->super);
-}
-
-static void ext4_dir_add_link(struct ext4_fs *e, struct ext2_inode_large *din)
-{
-	if (din->i_links_count == 1)
-		return;
-	if (din->i_links_count + 1 >= EXT2_LINK_MAX)
-		din->i_links_count = 1;
-	else
-		din->i_links_count++;
-}
-
-static void ext4_dir_drop_link(struct ext2_inode_large *din)
-{
-	if (din->i_links_count > 2)
-		din->i_links_count--;
-}
-
-/* Adjust a directory's subdirectory link count by delta and stamp its
- * mtime/ctime (it changed). */
-static errcode_t ext4_touch_dir(struct ext4_fs *e, ext2_ino_t dir, int delta)
-{
-	struct ext2_inode_large din;
-	errcode_t code = ext4_read_inode(e, dir, &din);
-
-	if (code)
-		return code;
-	for (; delta > 0; delta--)
-		ext4_dir_add_link(e, &din);
-	for (; delta < 0; delta++)
-		ext4_dir_drop_link(&din);
-	ext4_stamp(e, &din, EXT4_MTIME | EXT4_CTIME, ext4_now(e));
-	return ext4_write_inode(e, dir, &din);
-}
-
-/* Free an inode whose last link is gone: its xattr block reference, its
- * blocks (extent, block-mapped or inline), then the inode itself. */
-static errcode_t ext4_release_inode(struct ext4_fs *e, ext2_ino_t ino, struct ext2_inode_large *in)
-{
-	ext2_filsys fs = e->fs;
-	blk64_t acl = ext2fs_file_acl_block(fs, (struct ext2_inode *)in);
-	bool isdir = LINUX_S_ISDIR(in->i_mode);
-	errcode_t code;
-
-	if (acl) {
-		__u32 count = 0;
-
-		code = ext2fs_adjust_ea_refcount3(fs, acl, NULL, -1, &count, ino);
-		if (code)
-			return code;
-		if (count == 0)
-			ext2fs_block_alloc_stats2(fs, acl, -1);
-		ext2fs_file_acl_block_set(fs, (struct ext2_inode *)in, 0);
-	}
-	if (ext2fs_inode_has_valid_blocks2(fs, (struct ext2_inode *)in) ||
-	    (in->i_flags & EXT4_INLINE_DATA_FL)) {
-		code = ext2fs_punch(fs, ino, (struct ext2_inode *)in, NULL, 0, ~0ULL);
-		if (code)
-			return code;
-	}
-	in->i_links_count = 0;
-	in->i_size = 0;
-	in->i_size_high = 0;
-	in->i_dtime = (__u32)ext4_now(e);
-	code = ext4_write_inode(e, ino, in);
-	if (code)
-		return code;
-	ext2fs_inode_alloc_stats2(fs, ino, -1, isdir);
-	return 0;
-}
-
-/* Drop one name of a non-directory inode; free it with the last one. */
-static errcode_t ext4_drop_link(struct ext4_fs *e, ext2_ino_t ino, struct ext2_inode_large *in)
-{
-	if (in->i_links_count > 1) {
-		in->i_links_count--;
-		ext4_stamp(e, in, EXT4_CTIME, ext4_now(e));
-		return ext4_write_inode(e, ino, in);
-	}
-	return ext4_release_inode(e, ino, in);
-}
-
-/*
- * Create a file, directory or symlink at w (which must not exist).  The
- * inode and its first block are accounted for before the entry is added,
- * so growing the directory cannot hand out the same block twice; if the
- * entry cannot be added they are given back, so a full directory leaves
- * no orphan behind.
- */
-static int ext4_create(struct ext4_fs *e, const struct ext4_where *w, uint32_t mode, uint32_t uid,
-		       uint32_t gid, const char *target, const char *path, ext2_ino_t *ret_ino,
-		       struct herd_error *err)
-{
-	ext2_filsys fs = e->fs;
-	bool isdir = LINUX_S_ISDIR(mode), islnk = LINUX_S_ISLNK(mode);
-	size_t tlen = target ? strlen(target) : 0;
-	size_t isize = ext4_inode_size(e);
-	bool fast = islnk && tlen < sizeof(((struct ext2_inode *)0)->i_block);
-	_cleanup_free_ struct ext2_inode_large *in = NULL;
-	_cleanup_free_ char *block = NULL;
-	bool inode_counted = false;
-	struct ext2_inode_large parent;
-	ext2_ino_t ino = 0;
-	blk64_t blk = 0;
-	int64_t now = ext4_now(e);
-	errcode_t code;
-	int r;
-
-	in = calloc(1, MAX(isize, sizeof(*in)));
-	if (!in)
-		return herd_error_set(err, ENOMEM, "ext4: out of memory");
-	if (isdir) {
-		code = ext4_read_inode(e, w->parent, &parent);
-		if (code)
-			return ext4_fail(e, code, err, path);
-		if (!ext4_dir_can_add_link(e, &parent))
-			return herd_error_set(err, EMLINK, "ext4: %s: too many links", path);
-	}
-
-	code = ext2fs_new_inode(fs, w->parent, (int)mode, NULL, &ino);
-	if (code)
-		return ext4_fail(e, code, err, path);
-	if (isdir || (islnk && !fast)) {
-		blk64_t goal = ext2fs_find_inode_goal(fs, ino, (struct ext2_inode *)in, 0);
-
-		code = ext2fs_new_block2(fs, goal, NULL, &blk);
-		if (code)
-			return ext4_fail(e, code, err, path);
-		ext2fs_block_alloc_stats2(fs, blk, +1);
-		if (isdir) {
-			code = ext2fs_new_dir_block(fs, ino, w->parent, &block);
-			if (!code)
-				code = ext2fs_write_dir_block4(fs, blk, block, 0, ino);
-		} else {
-			block = calloc(1, fs->blocksize);
-			if (!block)
-				code = EXT2_ET_NO_MEMORY;
-			else {
-				memcpy(block, target, tlen);
-				code = io_channel_write_blk64(fs->io, blk, 1, block);
-			}
-		}
-		if (code)
-			goto undo;
-	}
-	ext2fs_inode_alloc_stats2(fs, ino, +1, isdir);
-	inode_counted = true;
-
-	in->i_mode = (__u16)mode;
-	ext4_set_owner(in, uid, gid);
-	in->i_links_count = isdir ? 2 : 1;
-	if (isize > EXT2_GOOD_OLD_INODE_SIZE)
-		in->i_extra_isize = sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
-	ext4_stamp(e, in, EXT4_ATIME | EXT4_MTIME | EXT4_CTIME | EXT4_CRTIME, now);
-	if (fast) {
-		memcpy(in->i_block, target, tlen);
-		in->i_size = (__u32)tlen;
-	} else if (blk) {
-		in->i_size = isdir ? fs->blocksize : (__u32)tlen;
-		code = ext2fs_iblk_set(fs, (struct ext2_inode *)in, 1);
-		if (code)
-			goto undo;
-		if (!ext2fs_has_feature_extents(fs->super))
-			in->i_block[0] = (__u32)blk;
-	}
-	/* Write the whole inode (zeroing any stale bytes of a reused slot)
-	 * before the extent code touches it on disk. */
-	code = ext2fs_write_inode_full(fs, ino, (struct ext2_inode *)in, (int)isize);
-	if (code)
-		goto undo;
-	if (ext2fs_has_feature_extents(fs->super) && !fast) {
-		ext2_extent_handle_t handle;
-
-		code = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)in, &handle);
-		if (!code && blk)
-			code = ext2fs_extent_set_bmap(handle, 0, blk, 0);
-		if (handle)
-			ext2fs_extent_free(handle);
-		if (code)
-			goto undo;
-		code = ext4_write_inode(e, ino, in);
-		if (code)
-			goto undo;
-	}
-
-	code = ext4_add_entry(e, w->parent, w->name, ino, ext4_dirent_type(mode));
-	if (code)
-		goto undo;
-	code = ext4_touch_dir(e, w->parent, isdir ? 1 : 0);
-	if (code)
-		return ext4_fail(e, code, err, path);
-	if (ret_ino)
-		*ret_ino = ino;
-	return 0;
-
-undo:
-	r = ext4_fail(e, code, err, path);
-	if (blk)
-		ext2fs_block_alloc_stats2(fs, blk, -1);
-	if (inode_counted) {
-		/* e2fsck treats an inode with links and no dtime as in use,
-		 * bitmap or not: leave it deleted. */
-		in->i_links_count = 0;
-		in->i_dtime = (__u32)now;
-		(void)ext2fs_write_inode_full(fs, ino, (struct ext2_inode *)in, (int)isize);
-		ext2fs_inode_alloc_stats2(fs, ino, -1, isdir);
-	}
-	return r;
-}
-
 /* ---- mount ---------------------------------------------------------- */
 
+static uint32_t ext4_le32(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The superblock at byte 1024, read by hand so probing needs no
+ * libext2fs handle.  Besides the magic, a few fields must be sane so that
+ * a FAT table that happens to hold 0xEF53 at the right place is not
+ * taken for ext (offsets from struct ext2_super_block). */
 static int ext4_probe(struct blockdev *bd)
 {
 	uint8_t sb[1024];
-	unsigned log_block_size;
 	int r;
 
 	if (blockdev_size(bd) < 2048)
@@ -757,12 +91,13 @@ static int ext4_probe(struct blockdev *bd)
 	r = blockdev_pread(bd, sb, sizeof(sb), 1024, NULL);
 	if (r < 0)
 		return r;
-	/* struct ext2_super_block: s_magic at 56 (0xEF53, little-endian),
-	 * s_log_block_size at 24 (block size 1024 << n, at most 64 KiB). */
-	if ((sb[56] | sb[57] << 8) != EXT2_SUPER_MAGIC)
+	if ((sb[56] | sb[57] << 8) != EXT2_SUPER_MAGIC) /* s_magic */
 		return 0;
-	log_block_size = sb[24] | sb[25] << 8 | (unsigned)sb[26] << 16 | (unsigned)sb[27] << 24;
-	return log_block_size <= 6;
+	return ext4_le32(sb + 24) <= 6 && /* s_log_block_size: at most 64 KiB */
+	       ext4_le32(sb + 20) <= 1 && /* s_first_data_block */
+	       ext4_le32(sb + 32) != 0 && /* s_blocks_per_group */
+	       ext4_le32(sb + 40) != 0 && /* s_inodes_per_group */
+	       ext4_le32(sb + 76) <= 1;	  /* s_rev_level */
 }
 
 /* Why we will not write this filesystem, or NULL. */
@@ -773,7 +108,7 @@ static const char *ext4_write_refusal(ext2_filsys fs, uint64_t device_size, int 
 	*ret_code = EROFS;
 	if (ext2fs_has_feature_journal_needs_recovery(sb))
 		return "journal needs recovery (not cleanly unmounted); run e2fsck first";
-	if (ext2fs_has_feature_orphan_present(sb))
+	if (ext2fs_has_feature_orphan_present(sb) || sb->s_last_orphan)
 		return "orphan inodes need processing (not cleanly unmounted); run e2fsck first";
 	if (ext2fs_has_feature_journal_dev(sb))
 		return "this is an external journal, not a filesystem";
@@ -862,6 +197,11 @@ static int ext4_unmount(void *fsp, struct herd_error *err)
 
 	if (!e)
 		return 0;
+	/* Like the kernel, update only the primary superblock and group
+	 * descriptors: the backups' free counts are allowed to be stale
+	 * (e2fsck compares geometry and features only), and rewriting every
+	 * backup would put several blocks per edit into an overlay. */
+	e->fs->flags |= EXT2_FLAG_MASTER_SB_ONLY;
 	code = ext2fs_close2(e->fs, 0);
 	if (code) {
 		r = ext4_fail(e, code, err, "writing superblock, group descriptors and bitmaps");
@@ -935,6 +275,8 @@ static int ext4_read(void *fsp, const char *path, uint64_t offset, void *buf, si
 		return herd_error_set(err, EISDIR, "ext4: %s: is a directory", path);
 	if (!LINUX_S_ISREG(w.inode.i_mode))
 		return herd_error_set(err, EINVAL, "ext4: %s: not a regular file", path);
+	if (w.inode.i_flags & EXT4_ENCRYPT_FL)
+		return herd_error_set(err, EOPNOTSUPP, "ext4: %s: encrypted", path);
 	/* Never past i_size: libext2fs hands out the whole inline-data area
 	 * of an inline file. */
 	size = EXT2_I_SIZE(&w.inode);
@@ -971,6 +313,8 @@ static int ext4_readlink(void *fsp, const char *path, char *buf, size_t len, str
 		return r;
 	if (!LINUX_S_ISLNK(w.inode.i_mode))
 		return herd_error_set(err, EINVAL, "ext4: %s: not a symbolic link", path);
+	if (w.inode.i_flags & EXT4_ENCRYPT_FL)
+		return herd_error_set(err, EOPNOTSUPP, "ext4: %s: encrypted", path);
 	target = malloc(e->fs->blocksize + 1);
 	if (!target)
 		return herd_error_set(err, ENOMEM, "ext4: out of memory");
@@ -1152,7 +496,9 @@ static int ext4_write(void *fsp, const char *path, const void *buf, size_t len, 
 	r = ext4_require_writable(e, path, err);
 	if (r < 0)
 		return r;
-	r = ext4_walk(e, path, true, &w, err);
+	/* A final symlink is followed, except with EXCL: like open(2) with
+	 * O_CREAT|O_EXCL, an existing link is "exists", whatever it points to. */
+	r = ext4_walk(e, path, !(flags & VFS_WRITE_EXCL), &w, err);
 	if (r < 0)
 		return r;
 	if (w.ino) {
@@ -1167,6 +513,13 @@ static int ext4_write(void *fsp, const char *path, const void *buf, size_t len, 
 			return herd_error_set(err, EISDIR, "ext4: %s: is a directory", path);
 		if (!LINUX_S_ISREG(w.inode.i_mode))
 			return herd_error_set(err, EINVAL, "ext4: %s: not a regular file", path);
+		r = ext4_may(&w.inode,
+			     (flags & VFS_WRITE_APPEND) && !(flags & VFS_WRITE_TRUNCATE)
+				 ? EXT4_CHANGE_APPEND
+				 : EXT4_CHANGE_DATA,
+			     path, err);
+		if (r < 0)
+			return r;
 		if (grow && !ext4_space_for(e, grow))
 			return herd_error_set(err, ENOSPC, "ext4: %s: no space left", path);
 		ino = w.ino;
@@ -1247,6 +600,9 @@ static int ext4_truncate(void *fsp, const char *path, uint64_t size, struct herd
 		return herd_error_set(err, EISDIR, "ext4: %s: is a directory", path);
 	if (!LINUX_S_ISREG(w.inode.i_mode))
 		return herd_error_set(err, EINVAL, "ext4: %s: not a regular file", path);
+	r = ext4_may(&w.inode, EXT4_CHANGE_DATA, path, err);
+	if (r < 0)
+		return r;
 	code = ext2fs_file_open(e->fs, w.ino, EXT2_FILE_WRITE, &file);
 	if (code)
 		return ext4_fail(e, code, err, path);
@@ -1330,7 +686,13 @@ static int ext4_link(void *fsp, const char *existing, const char *path, struct h
 				      existing);
 	if (from.inode.i_links_count + 1 >= EXT2_LINK_MAX)
 		return herd_error_set(err, EMLINK, "ext4: %s: too many links", existing);
+	r = ext4_may(&from.inode, EXT4_CHANGE_NAME, existing, err);
+	if (r < 0)
+		return r;
 	r = ext4_walk_new(e, path, &to, err);
+	if (r < 0)
+		return r;
+	r = ext4_may_dir(e, to.parent, EXT4_CHANGE_ADD_ENTRY, path, err);
 	if (r < 0)
 		return r;
 	code = ext4_add_entry(e, to.parent, to.name, from.ino, ext4_dirent_type(from.inode.i_mode));
@@ -1355,7 +717,10 @@ static int ext4_modify(struct ext4_fs *e, const char *path, struct ext4_where *w
 
 	if (r < 0)
 		return r;
-	return ext4_walk_existing(e, path, true, w, err);
+	r = ext4_walk_existing(e, path, true, w, err);
+	if (r < 0)
+		return r;
+	return ext4_may(&w->inode, EXT4_CHANGE_ATTR, path, err);
 }
 
 static int ext4_chmod(void *fsp, const char *path, uint32_t mode, struct herd_error *err)
@@ -1420,7 +785,10 @@ static int ext4_walk_victim(struct ext4_fs *e, const char *path, struct ext4_whe
 		return r;
 	if (!ext4_nameable(w))
 		return herd_error_set(err, EBUSY, "ext4: %s: cannot remove the root", path);
-	return 0;
+	r = ext4_may(&w->inode, EXT4_CHANGE_NAME, path, err);
+	if (r < 0)
+		return r;
+	return ext4_may_dir(e, w->parent, EXT4_CHANGE_REMOVE_ENTRY, path, err);
 }
 
 static int ext4_unlink(void *fsp, const char *path, struct herd_error *err)
@@ -1510,6 +878,17 @@ static int ext4_rename(void *fsp, const char *from_path, const char *to_path,
 		return herd_error_set(err, EBUSY, "ext4: %s: cannot replace the root", to_path);
 	if (to.ino == from.ino)
 		return 0; /* same file: nothing to do (rename(2)) */
+	r = ext4_may_dir(e, to.parent, EXT4_CHANGE_ADD_ENTRY, to_path, err);
+	if (r < 0)
+		return r;
+	if (to.ino) {
+		r = ext4_may(&to.inode, EXT4_CHANGE_NAME, to_path, err);
+		if (r < 0)
+			return r;
+		r = ext4_may_dir(e, to.parent, EXT4_CHANGE_REMOVE_ENTRY, to_path, err);
+		if (r < 0)
+			return r;
+	}
 	from_dir = LINUX_S_ISDIR(from.inode.i_mode);
 	/* A directory cannot move below itself (checked first, as Linux
 	 * does, before anything about the target). */
