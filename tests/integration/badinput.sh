@@ -102,7 +102,7 @@ unchanged_after "$WORK/p.img" 1 "escapes" herd_user fs put "$WORK/data" "$WORK/p
 unchanged_after "$WORK/p.img" 1 "escapes" herd_user fs cat "$WORK/p.img:boot:/../etc/passwd"
 unchanged_after "$WORK/p.img" 2 "IMAGE:PART:/path" herd_user fs cat "$WORK/p.img"
 unchanged_after "$WORK/p.img" 1 "no partition 7" herd_user fs cat "$WORK/p.img:7:/x"
-unchanged_after "$WORK/p.img" 1 "not a partition number" herd_user fs cat "$WORK/p.img:swap:/x"
+unchanged_after "$WORK/p.img" 2 "PART is a number, boot or root" herd_user fs cat "$WORK/p.img:swap:/x"
 unchanged_after "$WORK/p.img" 1 "No such file" herd_user fs cat "$WORK/p.img:root:/nonexistent"
 expect_error 1 "No such file" herd_user image info "$WORK/missing.img"
 

@@ -118,7 +118,8 @@ static int explain_unclaimed(struct blockdev *bd, struct herd_error *err)
 
 	if (blockdev_size(bd) >= sizeof(sector) &&
 	    blockdev_pread(bd, sector, sizeof(sector), 0, NULL) == 0) {
-		bool fat_sig = memcmp(sector + 54, "FAT", 3) == 0 || memcmp(sector + 82, "FAT", 3) == 0;
+		bool fat_sig =
+		    memcmp(sector + 54, "FAT", 3) == 0 || memcmp(sector + 82, "FAT", 3) == 0;
 		bool ext_sig = sector[1024 + 56] == 0x53 && sector[1024 + 57] == 0xef;
 		if (fat_sig)
 			ops = &vfs_fat_ops;

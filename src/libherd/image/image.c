@@ -284,35 +284,43 @@ int image_detect_os(struct image *img, struct image_os *ret, struct herd_error *
 	return 0;
 }
 
+static bool is_part_spec(const char *s, size_t n)
+{
+	if (n == 4 && (strncmp(s, "boot", 4) == 0 || strncmp(s, "root", 4) == 0))
+		return true;
+	if (n == 0 || n > 4)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
 int image_parse_location(const char *spec, char **ret_image, char **ret_part, char **ret_path,
 			 struct herd_error *err)
 {
-	const char *path = NULL, *part;
-	char *a, *b, *c;
+	/* IMAGE and the path may both contain ':' — the separator is the
+	 * first ":PART:/" whose PART is a number, boot or root. */
+	for (const char *colon = strchr(spec, ':'); colon; colon = strchr(colon + 1, ':')) {
+		const char *part = colon + 1, *end = strchr(part, ':');
+		char *a, *b, *c;
 
-	/* The path starts at the last ":/"; PART is between the ':' before it and that. */
-	for (const char *p = spec; (p = strstr(p, ":/")); p++)
-		path = p;
-	if (!path || path == spec)
-		return herd_error_set(err, EINVAL, "'%s' is not IMAGE:PART:/path", spec);
-	part = path;
-	while (part > spec && part[-1] != ':')
-		part--;
-	if (part == spec || part == path)
-		return herd_error_set(
-		    err, EINVAL, "'%s' is not IMAGE:PART:/path (PART is a number, boot or root)",
-		    spec);
-	a = strndup(spec, (size_t)(part - 1 - spec));
-	b = strndup(part, (size_t)(path - part));
-	c = strdup(path + 1);
-	if (!a || !b || !c) {
-		free(a);
-		free(b);
-		free(c);
-		return herd_error_set(err, ENOMEM, "out of memory");
+		if (colon == spec || !end || end[1] != '/' || !is_part_spec(part, (size_t)(end - part)))
+			continue;
+		a = strndup(spec, (size_t)(colon - spec));
+		b = strndup(part, (size_t)(end - part));
+		c = strdup(end + 1);
+		if (!a || !b || !c) {
+			free(a);
+			free(b);
+			free(c);
+			return herd_error_set(err, ENOMEM, "out of memory");
+		}
+		*ret_image = a;
+		*ret_part = b;
+		*ret_path = c;
+		return 0;
 	}
-	*ret_image = a;
-	*ret_part = b;
-	*ret_path = c;
-	return 0;
+	return herd_error_set(err, EINVAL,
+			      "'%s' is not IMAGE:PART:/path (PART is a number, boot or root)", spec);
 }
