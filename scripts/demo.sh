@@ -61,7 +61,7 @@ for host in $(run_herd expand "$hosts"); do
 
 	root_off=$(( $(sfdisk -d "$img" | sed -n 's/.*2 : start= *\([0-9]*\),.*/\1/p') * 512 ))
 	got=$(debugfs -R 'cat /etc/hostname' "$img?offset=$root_off" 2>/dev/null)
-	boot=$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$img@@4194304" ::/ssh 2>/dev/null && echo yes || echo no)
+	boot=$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$img@@4194304" ::/ssh >/dev/null 2>&1 && echo yes || echo no)
 	# fsck.fat has no offset option: check a copy of the boot partition.
 	dd if="$img" of="$out/boot.part" bs=1M skip=4 count=512 conv=sparse status=none
 	fat=$(fsck.fat -n "$out/boot.part" >/dev/null 2>&1 && echo clean || echo ERRORS)
