@@ -188,10 +188,10 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_location),
-		cmocka_unit_test(test_roles_and_os),
-		cmocka_unit_test(test_overlay_commit_rule),
-		cmocka_unit_test(test_used_map),
+	    cmocka_unit_test(test_location),
+	    cmocka_unit_test(test_roles_and_os),
+	    cmocka_unit_test(test_overlay_commit_rule),
+	    cmocka_unit_test(test_used_map),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -64,9 +64,11 @@ static void test_normalize(void **state)
 	assert_non_null(strstr(err.message, "absolute"));
 	assert_int_equal(vfs_normalize_path("/a\nb", out, sizeof(out), &err), -EINVAL);
 	assert_int_equal(vfs_normalize_path("/a\x7f", out, sizeof(out), &err), -EINVAL);
-	assert_int_equal(vfs_normalize_path("/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-					    out, sizeof(out), &err),
-			 -ENAMETOOLONG);
+	assert_int_equal(
+	    vfs_normalize_path(
+		"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", out,
+		sizeof(out), &err),
+	    -ENAMETOOLONG);
 	char longname[300];
 	memset(longname, 'x', sizeof(longname));
 	longname[0] = '/';
@@ -87,7 +89,8 @@ static void test_ext4_symlinks_and_mkdir(void **state)
 	snprintf(tree, sizeof(tree), "%s/tree", tmpdir);
 	snprintf(img, sizeof(img), "%s/ext.img", tmpdir);
 	run("mkdir -p %s/usr/share/zoneinfo/Etc %s/etc %s/lib && printf UTC > "
-	    "%s/usr/share/zoneinfo/Etc/UTC && ln -s ../usr/share/zoneinfo/Etc/UTC %s/etc/localtime && "
+	    "%s/usr/share/zoneinfo/Etc/UTC && ln -s ../usr/share/zoneinfo/Etc/UTC %s/etc/localtime "
+	    "&& "
 	    "ln -s /usr/share/zoneinfo %s/etc/zi && ln -s loop2 %s/etc/loop1 && ln -s loop1 "
 	    "%s/etc/loop2 && ln -s ../../../../../../usr %s/lib/up",
 	    tree, tree, tree, tree, tree, tree, tree, tree, tree);
@@ -188,9 +191,9 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_normalize),
-		cmocka_unit_test(test_ext4_symlinks_and_mkdir),
-		cmocka_unit_test(test_probe_and_damage),
+	    cmocka_unit_test(test_normalize),
+	    cmocka_unit_test(test_ext4_symlinks_and_mkdir),
+	    cmocka_unit_test(test_probe_and_damage),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

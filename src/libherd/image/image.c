@@ -305,7 +305,8 @@ int image_parse_location(const char *spec, char **ret_image, char **ret_part, ch
 		const char *part = colon + 1, *end = strchr(part, ':');
 		char *a, *b, *c;
 
-		if (colon == spec || !end || end[1] != '/' || !is_part_spec(part, (size_t)(end - part)))
+		if (colon == spec || !end || end[1] != '/' ||
+		    !is_part_spec(part, (size_t)(end - part)))
 			continue;
 		a = strndup(spec, (size_t)(colon - spec));
 		b = strndup(part, (size_t)(end - part));
@@ -321,6 +322,6 @@ int image_parse_location(const char *spec, char **ret_image, char **ret_part, ch
 		*ret_path = c;
 		return 0;
 	}
-	return herd_error_set(err, EINVAL,
-			      "'%s' is not IMAGE:PART:/path (PART is a number, boot or root)", spec);
+	return herd_error_set(
+	    err, EINVAL, "'%s' is not IMAGE:PART:/path (PART is a number, boot or root)", spec);
 }
