@@ -14,6 +14,7 @@ static const struct cli_command *const commands[] = {
     &cmd_config,
     &cmd_image,
     &cmd_fs,
+    &cmd_customize,
 
 };
 
