@@ -40,6 +40,12 @@ int recipe_add(struct recipe *r, enum recipe_op_type type, enum recipe_part part
 	    .setting = setting,
 	};
 
+	/* Several settings need the same directory; say so once. */
+	if (type == RECIPE_MKDIR)
+		for (size_t i = 0; i < r->count; i++)
+			if (r->ops[i].type == RECIPE_MKDIR && r->ops[i].part == part &&
+			    strcmp(r->ops[i].path, path) == 0)
+				return 0;
 	if (r->count == r->capacity) {
 		size_t cap = r->capacity ? r->capacity * 2 : 32;
 		struct recipe_op *n = realloc(r->ops, cap * sizeof(*n));
