@@ -80,21 +80,23 @@ static int file_chain(struct fat_fs *fs, const struct fat_node *node, const char
 {
 	uint32_t size = fat_le32(node->entry, FAT_DIRENT_SIZE, 28);
 	uint32_t first = fat_node_cluster(fs, node);
+	uint32_t *chain;
 	size_t count;
 	int r;
 
 	if (first == 0 && size != 0)
 		return herd_error_set(err, EIO, "FAT: %s has %u bytes but no clusters", path, size);
-	r = fat_chain_collect(fs, first, path, ret, &count, err);
+	r = fat_chain_collect(fs, first, path, &chain, &count, err);
 	if (r < 0)
 		return r;
 	if (count != clusters_for(fs, size)) {
-		free(*ret);
+		free(chain);
 		return herd_error_set(err, EIO,
 				      "FAT: cluster chain of %s has %zu clusters but its size "
 				      "needs %zu (cross-linked or truncated chain)",
 				      path, count, clusters_for(fs, size));
 	}
+	*ret = chain;
 	*ret_count = count;
 	return 0;
 }

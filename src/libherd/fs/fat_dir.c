@@ -239,6 +239,7 @@ int fat_lookup_parent(struct fat_fs *fs, const char *path, struct fat_node *ret_
 		      const char **ret_name, struct herd_error *err)
 {
 	const char *slash = strrchr(path, '/');
+	struct fat_node node;
 	char *parent;
 	int r;
 
@@ -247,12 +248,13 @@ int fat_lookup_parent(struct fat_fs *fs, const char *path, struct fat_node *ret_
 	parent = strndup(path, slash == path ? 1 : (size_t)(slash - path));
 	if (!parent)
 		return herd_error_set(err, ENOMEM, "FAT: out of memory");
-	r = fat_lookup(fs, parent, ret_parent, err);
-	if (r >= 0 && !fat_node_is_dir(ret_parent))
+	r = fat_lookup(fs, parent, &node, err);
+	if (r >= 0 && !fat_node_is_dir(&node))
 		r = herd_error_set(err, ENOTDIR, "FAT: %s: not a directory", parent);
 	free(parent);
 	if (r < 0)
 		return r;
+	*ret_parent = node;
 	*ret_name = slash + 1;
 	return 0;
 }

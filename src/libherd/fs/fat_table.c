@@ -303,6 +303,9 @@ int fat_find_free(struct fat_fs *fs, size_t count, uint32_t **ret, struct herd_e
 		c = c - 2 + 1 >= fs->g.cluster_count ? 2 : c + 1;
 	}
 	if (n < count) {
+		/* The scan saw every cluster: n is now the exact free count. */
+		fs->free_count = (uint32_t)n;
+		fs->free_exact = true;
 		free(found);
 		return herd_error_set(err, ENOSPC, "FAT: no free clusters (%zu needed, %zu free)",
 				      count, n);
