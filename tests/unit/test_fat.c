@@ -239,6 +239,17 @@ static void test_roundtrip_fat32(void **state)
 	roundtrip(*state, 32, 65536, "-s 1 -S 512");
 }
 
+/* 4 KiB sectors, and one FAT copy instead of two. */
+static void test_roundtrip_fat16_4k_sectors(void **state)
+{
+	roundtrip(*state, 16, 65536, "-S 4096 -s 1");
+}
+
+static void test_roundtrip_fat12_one_fat(void **state)
+{
+	roundtrip(*state, 12, 4096, "-f 1");
+}
+
 static void test_roundtrip_fat32_4k(void **state)
 {
 	roundtrip(*state, 32, 524288, "-s 8");
@@ -794,6 +805,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_roundtrip_fat16, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip_fat32, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip_fat32_4k, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_fat16_4k_sectors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_fat12_one_fat, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mtools_populated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_non_bmp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_and_metadata, setup, teardown),
