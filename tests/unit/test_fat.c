@@ -797,6 +797,35 @@ static void test_small_put_speed(void **state)
 	}
 }
 
+/* Many long names with one prefix: "~N" tails must stay unique and cheap. */
+static void test_many_collisions(void **state)
+{
+	struct fixture *f = *state;
+	char path[64], *tree;
+	double t0, t1;
+	int lines = 0;
+	void *fs;
+
+	make_image(f->img, 32, 65536, "-s 1");
+	fs = fat_open(f->img, true);
+	assert_int_equal(vfs_fat_ops.mkdir(fs, "/many", 0755, 0, 0, NULL), 0);
+	t0 = now_ms();
+	for (int i = 0; i < 3000; i++) {
+		snprintf(path, sizeof(path), "/many/Long Name %d.txt", i);
+		fat_put(fs, path, path, strlen(path), VFS_WRITE_CREATE);
+	}
+	t1 = now_ms();
+	printf("# 3000 colliding long names in one directory: %.0f ms\n", t1 - t0);
+	fat_close(fs);
+	fsck_clean(f->img);
+	tree = mtools_tree(f->img);
+	for (char *p = tree; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, 3001);
+	assert_true(line_present(tree, "::/many/Long Name 2999.txt"));
+	free(tree);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -819,6 +848,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_used_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fsinfo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_small_put_speed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_collisions, setup, teardown),
 	};
 
 	tool_env();

@@ -101,43 +101,6 @@ static int file_chain(struct fat_fs *fs, const struct fat_node *node, const char
 	return 0;
 }
 
-/* Read or write [offset, offset+len) of a chain, joining runs of
- * consecutive clusters into one device I/O. */
-static int chain_io(struct fat_fs *fs, const uint32_t *chain, size_t count, uint64_t offset,
-		    void *buf, size_t len, bool write, struct herd_error *err)
-{
-	uint8_t *p = buf;
-	uint32_t cs = fs->g.cluster_size;
-
-	while (len > 0) {
-		size_t index = (size_t)(offset / cs), run = 1;
-		uint64_t within = offset % cs, span;
-		int r;
-		if (index >= count)
-			return herd_error_set(err, EIO, "FAT: I/O beyond the cluster chain");
-		while (index + run < count && chain[index + run] == chain[index] + run &&
-		       (uint64_t)run * cs - within < len)
-			run++;
-		span = (uint64_t)run * cs - within;
-		if (span > len)
-			span = len;
-		if (write)
-			r = blockdev_pwrite(fs->bd, p, (size_t)span,
-					    fat_cluster_offset(fs, chain[index]) + within, err);
-		else
-			r = blockdev_pread(fs->bd, p, (size_t)span,
-					   fat_cluster_offset(fs, chain[index]) + within, err);
-		if (r < 0)
-			return r;
-		p += span;
-		offset += span;
-		len -= (size_t)span;
-	}
-	if (write)
-		fs->dirty = true;
-	return 0;
-}
-
 static int fat_lstat(void *opaque, const char *path, struct vfs_stat *ret, struct herd_error *err)
 {
 	struct fat_fs *fs = opaque;
@@ -176,7 +139,7 @@ static int fat_read(void *opaque, const char *path, uint64_t offset, void *buf, 
 	}
 	if (len > size - offset)
 		len = (size_t)(size - offset);
-	r = chain_io(fs, chain, count, offset, buf, len, false, err);
+	r = fat_chain_io(fs, chain, count, offset, buf, len, false, err);
 	free(chain);
 	if (r < 0)
 		return herd_error_prefix(err, r, "FAT: reading %s", path);
@@ -250,7 +213,7 @@ static int create_file(struct fat_fs *fs, const char *path, const void *buf, siz
 		r = fat_chain_link(fs, 0, clusters, data, err);
 		if (r < 0)
 			goto out;
-		r = chain_io(fs, clusters, data, 0, (void *)buf, len, true, err);
+		r = fat_chain_io(fs, clusters, data, 0, (void *)buf, len, true, err);
 		if (r < 0)
 			goto out;
 		fat_put16(e, FAT_DIRENT_SIZE, 26, (uint16_t)clusters[0]);
@@ -311,7 +274,7 @@ static int fat_write(void *opaque, const char *path, const void *buf, size_t len
 	r = resize_chain(fs, &node, &chain, &count, need, extra, err);
 	if (r < 0)
 		goto out;
-	r = chain_io(fs, chain, count, offset, (void *)buf, len, true, err);
+	r = fat_chain_io(fs, chain, count, offset, (void *)buf, len, true, err);
 	if (r < 0)
 		goto out;
 	fat_put32(node.entry, FAT_DIRENT_SIZE, 28, (uint32_t)new_size);
@@ -369,7 +332,7 @@ static int fat_truncate(void *opaque, const char *path, uint64_t size, struct he
 		for (uint64_t pos = old_size; pos < size && r >= 0;) {
 			size_t n = size - pos < fs->g.cluster_size ? (size_t)(size - pos)
 								   : fs->g.cluster_size;
-			r = chain_io(fs, chain, count, pos, zero, n, true, err);
+			r = fat_chain_io(fs, chain, count, pos, zero, n, true, err);
 			pos += n;
 		}
 		if (r < 0)

@@ -62,13 +62,10 @@ int fat_dir_load(struct fat_fs *fs, uint32_t first_cluster, const char *what, st
 		free(dir.clusters);
 		return herd_error_set(err, ENOMEM, "FAT: out of memory");
 	}
-	for (size_t i = 0; i < dir.cluster_count; i++) {
-		r = blockdev_pread(fs->bd, dir.data + i * fs->g.cluster_size, fs->g.cluster_size,
-				   fat_cluster_offset(fs, dir.clusters[i]), err);
-		if (r < 0) {
-			fat_dir_release(&dir);
-			return herd_error_prefix(err, r, "FAT: reading directory %s", what);
-		}
+	r = fat_chain_io(fs, dir.clusters, dir.cluster_count, 0, dir.data, dir.size, false, err);
+	if (r < 0) {
+		fat_dir_release(&dir);
+		return herd_error_prefix(err, r, "FAT: reading directory %s", what);
 	}
 	*ret = dir;
 	return 0;
