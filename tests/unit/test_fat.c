@@ -669,6 +669,36 @@ static void test_root_full(void **state)
 	fsck_clean(f->img);
 }
 
+/* Stale entries after the 0x00 end marker must stay hidden when new
+ * entries are placed at the end. */
+static void test_end_marker(void **state)
+{
+	struct fixture *f = *state;
+	struct herd_error err = {0};
+	struct listing l = {0};
+	size_t len;
+	uint8_t *img, zero = 0;
+	void *fs;
+
+	make_image(f->img, 12, 1024, "");
+	fs = fat_open(f->img, true);
+	fat_put(fs, "/A", "a", 1, VFS_WRITE_CREATE);
+	fat_put(fs, "/B", "b", 1, VFS_WRITE_CREATE);
+	fat_put(fs, "/C", "c", 1, VFS_WRITE_CREATE);
+	fat_close(fs);
+	img = read_image(f->img, &len);
+	uint8_t *b = memmem(img, len, "B          ", 11);
+	assert_non_null(b);
+	patch_image(f->img, (uint64_t)(b - img), &zero, 1); /* B becomes the end */
+	free(img);
+	fs = fat_open(f->img, true);
+	fat_put(fs, "/N", "n", 1, VFS_WRITE_CREATE);
+	assert_int_equal(vfs_fat_ops.readdir(fs, "/", collect, &l, &err), 0);
+	assert_int_equal(l.count, 2);
+	assert_true(listed(&l, "A") && listed(&l, "N"));
+	fat_close(fs);
+}
+
 /* ---- used ranges ---- */
 
 struct ranges {
@@ -845,6 +875,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_chain_loop_and_crosslink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_root_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_end_marker, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_used_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fsinfo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_small_put_speed, setup, teardown),

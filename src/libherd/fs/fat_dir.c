@@ -322,11 +322,14 @@ int fat_dir_plan(struct fat_fs *fs, const struct fat_dir *dir, const char *name,
 	/* First run of `need` free slots; after the 0x00 end marker every
 	 * slot is free. */
 	slots = dir->size / FAT_DIRENT_SIZE;
+	plan.end_slot = slots;
 	bool ended = false;
 	for (size_t i = 0; i < slots; i++) {
 		const uint8_t *e = dir->data + i * FAT_DIRENT_SIZE;
-		if (e[0] == 0)
+		if (e[0] == 0 && !ended) {
 			ended = true;
+			plan.end_slot = i;
+		}
 		if (ended || e[0] == FAT_DELETED) {
 			if (++run == need) {
 				found = i + 1 - need;
@@ -374,6 +377,17 @@ int fat_dir_commit(struct fat_fs *fs, struct fat_dir *dir, struct fat_entry_plan
 		       plan->grow_clusters * sizeof(*all));
 		dir->cluster_count += plan->grow_clusters;
 		plan->grow_clusters = 0;
+	}
+	/* Entries placed past the old end marker: whatever follows them must
+	 * still read as the end (fatgen103: everything after a 0x00 entry is
+	 * free, but may hold stale bytes), so zero the next slot's first byte. */
+	size_t next = plan->slot_index + plan->slot_count;
+	if (next > plan->end_slot && next < dir->size / FAT_DIRENT_SIZE &&
+	    dir->data[next * FAT_DIRENT_SIZE] != 0) {
+		const uint8_t zero = 0;
+		r = blockdev_pwrite(fs->bd, &zero, 1, fat_dir_slot_offset(fs, dir, next), err);
+		if (r < 0)
+			return herd_error_prefix(err, r, "FAT: writing directory entry");
 	}
 	for (size_t i = 0; i < plan->slot_count; i++) {
 		uint64_t off = fat_dir_slot_offset(fs, dir, plan->slot_index + i);

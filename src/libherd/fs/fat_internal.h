@@ -255,6 +255,7 @@ struct fat_entry_plan {
 	size_t slot_count;
 	size_t slot_index;    /* first slot */
 	size_t grow_clusters; /* clusters to append to the directory first */
+	size_t end_slot;      /* first 0x00 end-of-directory slot before the change */
 };
 /* Build the slots for `name` with the short entry `tmpl` (name bytes and
  * NT flags are filled in) and find room; nothing is written. */
