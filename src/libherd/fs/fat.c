@@ -179,29 +179,21 @@ static int resize_chain(struct fat_fs *fs, struct fat_node *node, uint32_t **cha
 	return 0;
 }
 
-static int create_file(struct fat_fs *fs, const char *path, const void *buf, size_t len,
-		       struct herd_error *err)
+/* Create `name` in the loaded directory `dir` with the given content. */
+static int create_file(struct fat_fs *fs, struct fat_dir *dir, const char *path, const char *name,
+		       const void *buf, size_t len, struct herd_error *err)
 {
-	struct fat_node parent;
-	struct fat_dir dir;
 	struct fat_entry_plan plan;
 	uint8_t tmpl[FAT_DIRENT_SIZE] = {0};
 	uint32_t *clusters = NULL;
-	const char *name;
 	size_t data;
 	uint64_t off;
 	int r;
 
 	if (len > FAT_MAX_FILE_SIZE)
 		return herd_error_set(err, EFBIG, "FAT: %s: files are limited to 4 GiB - 1", path);
-	r = fat_lookup_parent(fs, path, &parent, &name, err);
-	if (r < 0)
-		return r;
-	r = fat_dir_load(fs, fat_node_cluster(fs, &parent), path, &dir, err);
-	if (r < 0)
-		return r;
 	stamp_entry(tmpl, FAT_ATTR_ARCHIVE);
-	r = fat_dir_plan(fs, &dir, name, tmpl, &plan, err);
+	r = fat_dir_plan(fs, dir, name, tmpl, &plan, err);
 	if (r < 0)
 		goto out;
 	data = clusters_for(fs, len);
@@ -221,10 +213,9 @@ static int create_file(struct fat_fs *fs, const char *path, const void *buf, siz
 			fat_put16(e, FAT_DIRENT_SIZE, 20, (uint16_t)(clusters[0] >> 16));
 		fat_put32(e, FAT_DIRENT_SIZE, 28, (uint32_t)len);
 	}
-	r = fat_dir_commit(fs, &dir, &plan, clusters + data, &off, err);
+	r = fat_dir_commit(fs, dir, &plan, clusters + data, &off, err);
 out:
 	free(clusters);
-	fat_dir_release(&dir);
 	if (r < 0)
 		return herd_error_prefix(err, r, "%s", path);
 	return 0;
@@ -234,8 +225,9 @@ static int fat_write(void *opaque, const char *path, const void *buf, size_t len
 		     uint32_t mode, uint32_t uid, uint32_t gid, struct herd_error *err)
 {
 	struct fat_fs *fs = opaque;
-	struct fat_node node;
-	struct herd_error lookup_err = {0};
+	struct fat_node parent, node;
+	struct fat_dir dir;
+	const char *name;
 	uint32_t *chain = NULL, *extra = NULL;
 	size_t count, need;
 	uint64_t old_size, offset, new_size;
@@ -244,11 +236,25 @@ static int fat_write(void *opaque, const char *path, const void *buf, size_t len
 	r = need_writable(fs, err);
 	if (r < 0)
 		return r;
-	r = fat_lookup(fs, path, &node, &lookup_err);
-	if (r == -ENOENT && (flags & VFS_WRITE_CREATE))
-		return create_file(fs, path, buf, len, err);
+	if (strcmp(path, "/") == 0)
+		return herd_error_set(err, EISDIR, "FAT: / is a directory");
+	/* One walk: load the parent once, and create in it if needed. */
+	r = fat_lookup_parent(fs, path, &parent, &name, err);
 	if (r < 0)
-		return herd_error_set(err, -r, "%s", lookup_err.message);
+		return r;
+	r = fat_dir_load(fs, fat_node_cluster(fs, &parent), path, &dir, err);
+	if (r < 0)
+		return r;
+	r = fat_dir_find(fs, &dir, name, &node);
+	if (r == -ENOENT) {
+		if (flags & VFS_WRITE_CREATE)
+			r = create_file(fs, &dir, path, name, buf, len, err);
+		else
+			r = herd_error_set(err, ENOENT, "FAT: %s: no such file or directory", path);
+		fat_dir_release(&dir);
+		return r;
+	}
+	fat_dir_release(&dir);
 	if (flags & VFS_WRITE_EXCL)
 		return herd_error_set(err, EEXIST, "FAT: %s already exists", path);
 	if (fat_node_is_dir(&node))
