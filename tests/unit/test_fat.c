@@ -669,6 +669,37 @@ static void test_root_full(void **state)
 	fsck_clean(f->img);
 }
 
+/* Interleaved appends give fragmented chains; deleting a file leaves
+ * holes that the next file fills.  mtools must read the same bytes. */
+static void test_fragmented(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[4000], b[1500], c[5000];
+	void *fs;
+
+	fill_pattern(a, sizeof(a), 1);
+	fill_pattern(b, sizeof(b), 2);
+	fill_pattern(c, sizeof(c), 3);
+	make_image(f->img, 16, 16384, "-s 1 -S 512");
+	fs = fat_open(f->img, true);
+	for (size_t off = 0; off < sizeof(a); off += 500) {
+		fat_put(fs, "/a.bin", a + off, 500, VFS_WRITE_CREATE | VFS_WRITE_APPEND);
+		fat_put(fs, "/b.bin", b + off % 1500, 100, VFS_WRITE_CREATE | VFS_WRITE_APPEND);
+	}
+	assert_int_equal(vfs_fat_ops.unlink(fs, "/b.bin", NULL), 0);
+	/* FAT16 has no FSInfo hint: after a remount allocation starts at
+	 * cluster 2 and c.bin lands in b.bin's holes. */
+	fat_close(fs);
+	fs = fat_open(f->img, true);
+	fat_put(fs, "/c.bin", c, sizeof(c), VFS_WRITE_CREATE);
+	expect_file(f, fs, "/a.bin", a, sizeof(a));
+	expect_file(f, fs, "/c.bin", c, sizeof(c));
+	fat_close(fs);
+	fsck_clean(f->img);
+	expect_mtools_file(f, "/a.bin", a, sizeof(a));
+	expect_mtools_file(f, "/c.bin", c, sizeof(c));
+}
+
 /* Stale entries after the 0x00 end marker must stay hidden when new
  * entries are placed at the end. */
 static void test_end_marker(void **state)
@@ -875,6 +906,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_chain_loop_and_crosslink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_root_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fragmented, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_end_marker, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_used_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fsinfo, setup, teardown),
