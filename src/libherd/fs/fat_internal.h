@@ -169,6 +169,10 @@ int fat_chain_free(struct fat_fs *fs, const uint32_t *clusters, size_t count,
 int fat_count_free(struct fat_fs *fs, struct herd_error *err);
 int fat_table_flush(struct fat_fs *fs, struct herd_error *err);
 int fat_used_ranges(void *fs, vfs_range_cb cb, void *userdata, struct herd_error *err);
+/* Read or write [offset, offset+len) of a chain, one device I/O per run
+ * of consecutive clusters. */
+int fat_chain_io(struct fat_fs *fs, const uint32_t *chain, size_t count, uint64_t offset, void *buf,
+		 size_t len, bool write, struct herd_error *err);
 /* Write zeros over whole clusters. */
 int fat_zero_clusters(struct fat_fs *fs, const uint32_t *clusters, size_t count,
 		      struct herd_error *err);
@@ -251,6 +255,7 @@ struct fat_entry_plan {
 	size_t slot_count;
 	size_t slot_index;    /* first slot */
 	size_t grow_clusters; /* clusters to append to the directory first */
+	size_t end_slot;      /* first 0x00 end-of-directory slot before the change */
 };
 /* Build the slots for `name` with the short entry `tmpl` (name bytes and
  * NT flags are filled in) and find room; nothing is written. */
