@@ -197,6 +197,10 @@ bool fat_name_equal(const char *a, const char *b);
 void fat_time_encode(int64_t t, uint16_t *ret_date, uint16_t *ret_time, uint8_t *ret_tenth);
 int64_t fat_time_decode(uint16_t date, uint16_t time);
 
+/* fat_check.c: -EIO when two chains share a cluster (or a chain is broken);
+ * run once on writable mounts before anything is changed. */
+int fat_check_crosslinks(struct fat_fs *fs, struct herd_error *err);
+
 /* fat_dir.c */
 struct fat_dir {
 	uint32_t first_cluster; /* 0 = root directory */
