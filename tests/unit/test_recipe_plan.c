@@ -70,6 +70,20 @@ static void image_put(const char *image, const char *part, const char *path, con
 	image_close(im);
 }
 
+static void image_mkdir(const char *image, const char *path)
+{
+	struct herd_error err = {0};
+	struct image *im = NULL;
+	struct vfs *fs = NULL;
+
+	assert_int_equal(image_open(image, IMAGE_WRITABLE, &im, &err), 0);
+	assert_int_equal(image_mount(im, "root", true, &fs, &err), 0);
+	assert_int_equal(vfs_mkdir(fs, path, 0755, 0, 0, true, &err), 0);
+	assert_int_equal(vfs_close(fs, &err), 0);
+	assert_int_equal(image_commit(im, &err), 0);
+	image_close(im);
+}
+
 static int setup(void **state)
 {
 	if (!mkdtemp(tmpdir))
@@ -630,6 +644,127 @@ static void test_dryrun_plan(void **state)
 	recipe_free(r);
 }
 
+static void network_settings(struct herd_settings *s)
+{
+	settings_init(s);
+	set(s, "wifi.ssid", "IEEE");
+	set(s, "wifi.psk", "password");
+	set(s, "wifi.country", "DE");
+	set(s, "wifi.hidden", "true");
+	set(s, "ipaddr", "10.1.1.7/24");
+	set(s, "network.gateway", "10.1.1.1");
+	set(s, "network.dns", "10.1.1.1,9.9.9.9");
+}
+
+/* Ubuntu-style netplan, and plain systemd-networkd. */
+static void test_netplan_networkd(void **state)
+{
+	struct herd_settings s;
+	struct recipe *r;
+
+	fresh(sample);
+	image_put(img, "root", "/etc/NetworkManager/system-connections", NULL);
+	image_put(img, "root", "/etc/NetworkManager", NULL);
+	image_mkdir(img, "/etc/netplan");
+	network_settings(&s);
+	r = customize(&s, 0, NULL, NULL);
+	assert_int_equal(r->network, RECIPE_NET_NETPLAN);
+	recipe_free(r);
+	settings_free(&s);
+	expect_file("root", "/etc/netplan/90-herd.yaml",
+		    "# Written by herd.\n"
+		    "network:\n"
+		    "  version: 2\n"
+		    "  ethernets:\n"
+		    "    eth0:\n"
+		    "      dhcp4: false\n"
+		    "      addresses: [10.1.1.7/24]\n"
+		    "      routes:\n"
+		    "        - to: default\n"
+		    "          via: 10.1.1.1\n"
+		    "      nameservers:\n"
+		    "        addresses: [10.1.1.1, 9.9.9.9]\n"
+		    "  wifis:\n"
+		    "    wlan0:\n"
+		    "      dhcp4: true\n"
+		    "      regulatory-domain: \"DE\"\n"
+		    "      access-points:\n"
+		    "        \"IEEE\":\n"
+		    "          password: \"" PSK "\"\n"
+		    "          hidden: true\n",
+		    0600, 0, 0);
+
+	fresh(sample);
+	image_put(img, "root", "/etc/NetworkManager/system-connections", NULL);
+	image_put(img, "root", "/etc/NetworkManager", NULL);
+	image_mkdir(img, "/etc/systemd/network");
+	network_settings(&s);
+	r = customize(&s, 0, NULL, NULL);
+	assert_int_equal(r->network, RECIPE_NET_NETWORKD);
+	recipe_free(r);
+	settings_free(&s);
+	expect_file("root", "/etc/systemd/network/10-herd-eth0.network",
+		    "[Match]\nName=eth0\n\n[Network]\nAddress=10.1.1.7/24\nGateway=10.1.1.1\n"
+		    "DNS=10.1.1.1 9.9.9.9\n",
+		    0644, 0, 0);
+	expect_file("root", "/etc/systemd/network/11-herd-wlan0.network",
+		    "[Match]\nName=wlan0\n\n[Network]\nDHCP=yes\n", 0644, 0, 0);
+	expect_file("root", "/etc/wpa_supplicant/wpa_supplicant-wlan0.conf",
+		    "ctrl_interface=DIR=/var/run/wpa_supplicant GROUP=netdev\n"
+		    "update_config=1\n"
+		    "country=DE\n"
+		    "\n"
+		    "network={\n"
+		    "\tssid=\"IEEE\"\n"
+		    "\tscan_ssid=1\n"
+		    "\tpsk=" PSK "\n"
+		    "}\n",
+		    0600, 0, 0);
+	expect_link("/etc/systemd/system/multi-user.target.wants/wpa_supplicant@wlan0.service",
+		    "/lib/systemd/system/wpa_supplicant@.service");
+}
+
+/* ssh.enabled=false undoes what true did; password_auth=true rewrites the drop-in. */
+static void test_ssh_off(void **state)
+{
+	struct herd_settings s;
+
+	fresh(sample);
+	settings_init(&s);
+	set(&s, "ssh.enabled", "true");
+	set(&s, "ssh.password_auth", "false");
+	recipe_free(customize(&s, 0, NULL, NULL));
+	settings_free(&s);
+	expect_file("boot", "/ssh", "", 0, 0, 0);
+	settings_init(&s);
+	set(&s, "ssh.enabled", "false");
+	set(&s, "ssh.password_auth", "true");
+	recipe_free(customize(&s, 0, NULL, NULL));
+	settings_free(&s);
+	expect_absent("root", "/etc/systemd/system/multi-user.target.wants/ssh.service");
+	expect_absent("root", "/etc/systemd/system/sshd.service");
+	expect_absent("boot", "/ssh");
+	expect_file("root", "/etc/ssh/sshd_config.d/herd.conf", "PasswordAuthentication yes\n",
+		    0644, 0, 0);
+}
+
+/* Without the Include line, sshd_config itself gets the setting. */
+static void test_sshd_without_include(void **state)
+{
+	struct herd_settings s;
+
+	fresh(sample);
+	image_put(img, "root", "/etc/ssh/sshd_config",
+		  "Port 22\n#PasswordAuthentication yes\nUsePAM yes\n");
+	settings_init(&s);
+	set(&s, "ssh.password_auth", "false");
+	recipe_free(customize(&s, 0, NULL, NULL));
+	settings_free(&s);
+	expect_file("root", "/etc/ssh/sshd_config",
+		    "Port 22\nPasswordAuthentication no\nUsePAM yes\n", 0644, 0, 0);
+	expect_absent("root", "/etc/ssh/sshd_config.d/herd.conf");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -637,7 +772,8 @@ int main(void)
 	    cmocka_unit_test(test_bullseye),	cmocka_unit_test(test_create_user),
 	    cmocka_unit_test(test_idempotent),	cmocka_unit_test(test_atomic),
 	    cmocka_unit_test(test_bad_input),	cmocka_unit_test(test_unknown_os),
-	    cmocka_unit_test(test_dryrun_plan),
+	    cmocka_unit_test(test_dryrun_plan), cmocka_unit_test(test_netplan_networkd),
+	    cmocka_unit_test(test_ssh_off),	cmocka_unit_test(test_sshd_without_include),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
