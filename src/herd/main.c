@@ -14,6 +14,8 @@ static const struct cli_command *const commands[] = {
     &cmd_config,
     &cmd_image,
     &cmd_fs,
+    &cmd_devices,
+    &cmd_burn,
 
 };
 
