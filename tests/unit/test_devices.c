@@ -181,9 +181,9 @@ static void test_missing_root(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_usb_reader),		cmocka_unit_test(test_native_sd_slot),
-	    cmocka_unit_test(test_nvme_system_disk),	cmocka_unit_test(test_read_only_card),
-	    cmocka_unit_test(test_mounted_partition),	cmocka_unit_test(test_too_large_and_force),
+	    cmocka_unit_test(test_usb_reader),	       cmocka_unit_test(test_native_sd_slot),
+	    cmocka_unit_test(test_nvme_system_disk),   cmocka_unit_test(test_read_only_card),
+	    cmocka_unit_test(test_mounted_partition),  cmocka_unit_test(test_too_large_and_force),
 	    cmocka_unit_test(test_skipped_and_sorted), cmocka_unit_test(test_missing_root),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
