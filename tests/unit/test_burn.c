@@ -77,7 +77,8 @@ static unsigned char *slurp(const char *path, size_t *ret_len)
 
 static void test_writes_map_to_memory_and_file(void **state)
 {
-	unsigned char *src = pattern(), *other = malloc(SRC_SIZE), *back = malloc(SRC_SIZE), *file;
+	unsigned char *src = pattern(), *other = malloc(SRC_SIZE + 8192), *back = malloc(SRC_SIZE),
+		      *file;
 	struct blockdev *source = memdev(src, SRC_SIZE);
 	struct rangeset map = RANGESET_INIT, plan = RANGESET_INIT;
 	struct burn_target t[3] = {0};
@@ -85,7 +86,7 @@ static void test_writes_map_to_memory_and_file(void **state)
 	char path[256];
 	size_t flen;
 
-	memset(other, 0xee, SRC_SIZE);
+	memset(other, 0xee, SRC_SIZE + 8192);
 	sample_map(&map);
 	path_in_tmp(path, sizeof(path), "file-target");
 	t[0].bd = memdev(other, SRC_SIZE + 8192); /* larger than the image: fine */
