@@ -254,6 +254,19 @@ static json_t *plan_json(const char *image, uint64_t image_size, uint64_t plan_b
 	return o;
 }
 
+/* Without --yes a block device is erased only after a "yes" typed on a
+ * terminal: refuse early (before printing the plan) when there is none. */
+static int check_can_confirm(struct burn_args *a, const struct burn_slot *slots, size_t n)
+{
+	bool any_block = false;
+
+	for (size_t i = 0; i < n; i++)
+		any_block |= slots[i].block;
+	if (a->yes || a->dryrun || a->verify_only || !any_block || isatty(STDIN_FILENO))
+		return -1;
+	return cli_fail("refusing to erase block devices without --yes (stdin is not a terminal)");
+}
+
 /* Ask on the terminal unless --yes.  Returns -1 to go on, else an exit code. */
 static int confirm(struct burn_args *a, const struct burn_slot *slots, size_t n)
 {
@@ -264,9 +277,6 @@ static int confirm(struct burn_args *a, const struct burn_slot *slots, size_t n)
 		any_block |= slots[i].block;
 	if (a->yes || !any_block)
 		return -1;
-	if (!isatty(STDIN_FILENO))
-		return cli_fail("refusing to erase block devices without --yes (stdin is not a "
-				"terminal)");
 	fprintf(stderr, "Everything on the block devices above will be erased.\n"
 			"Type 'yes' to continue: ");
 	fflush(stderr);
@@ -438,6 +448,10 @@ static int burn_execute(struct cli *cli, struct burn_args *a, const char *image_
 		}
 		targets[i].path = slots[i].path;
 		targets[i].discard = a->discard;
+	}
+	if ((r = check_can_confirm(a, slots, n)) >= 0) {
+		rc = r;
+		goto out;
 	}
 	/* Per-card customization, each in its own overlay over the image. */
 	for (size_t i = 0; i < n; i++) {

@@ -63,6 +63,26 @@ expect_status 0 "$HERD" -q --json burn "$img" --device "$WORK/full" --full --no-
 same_file "$img" "$WORK/full" "--full copy"
 rm -f "$WORK"/card*.img "$WORK/full"
 
+# SIGINT mid-burn: stops cleanly and reports the incomplete targets.  Small
+# blocks and --full make the burn long enough to interrupt; if it still wins
+# the race the check is skipped.
+"$HERD" burn "$img" --device "$WORK/int[1-2].img" --full --blocksize 4K --yes \
+	>"$WORK/int.out" 2>"$WORK/int.err" &
+pid=$!
+sleep 0.15
+kill -INT $pid 2>/dev/null
+wait $pid
+st=$?
+TESTS_RUN=$((TESTS_RUN + 1))
+if [ $st -eq 0 ]; then
+	echo "burn.sh: the burn finished before SIGINT; interrupt check skipped"
+else
+	[ $st -eq 1 ] || fail "SIGINT: exit $st, want 1"
+	grep -q incomplete "$WORK/int.out" || fail "SIGINT: no incomplete target: $(cat "$WORK/int.out")"
+	grep -q "interrupted" "$WORK/int.err" || fail "SIGINT: no 'interrupted' message"
+fi
+rm -f "$WORK"/int*
+
 # Loop devices.
 if [ "$(id -u)" -ne 0 ] || ! command -v losetup >/dev/null; then
 	echo "burn.sh: skipping loop-device checks (needs root and losetup)"
@@ -71,9 +91,11 @@ if [ "$(id -u)" -ne 0 ] || ! command -v losetup >/dev/null; then
 fi
 loops=()
 mnt=""
+tiny_mnt=""
 cleanup_loops() {
 	[ -n "$mnt" ] && umount "$mnt" 2>/dev/null
 	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null; done
+	[ -n "$tiny_mnt" ] && umount "$tiny_mnt" 2>/dev/null
 	rm -rf "$WORK"
 }
 trap cleanup_loops EXIT
@@ -97,6 +119,28 @@ ext_clean "$WORK/lroot"
 got=$(debugfs -R "cat /etc/hostname" "$WORK/lroot" 2>/dev/null)
 [ "$got" = blue01 ] || fail "loop: /etc/hostname is '$got', want blue01"
 expect_status 0 "$HERD" -q burn "$img" --device "$loop" --hostname blue01 --verify-only
+# Without --yes and without a terminal, a block device is not erased.
+expect_error 1 "without --yes" "$HERD" burn "$img" --device "$loop" --force </dev/null
+# An I/O error mid-write on one card (a loop device over a file on a 48 MiB
+# tmpfs: writes past that fail) fails that card only.
+mkdir -p "$WORK/tiny"
+if mount -t tmpfs -o size=48M tmpfs "$WORK/tiny" 2>/dev/null; then
+	tiny_mnt=$WORK/tiny
+	truncate -s 200M "$WORK/tiny/disk"
+	if tiny=$(losetup -f --show "$WORK/tiny/disk" 2>/dev/null); then
+		loops+=("$tiny")
+		expect_status 1 "$HERD" -q burn "$img" --device "$tiny,$WORK/ok.img" --full \
+			--yes --force
+		[[ $OUT == *"$tiny"*failed* ]] || fail "tiny loop: not failed: $OUT"
+		[[ $OUT == *ok.img*ok*ok* ]] || fail "tiny loop: the other card did not finish: $OUT"
+		same_file "$img" "$WORK/ok.img" "the card beside a failing one"
+		losetup -d "$tiny"
+	fi
+	umount "$WORK/tiny"
+	tiny_mnt=""
+else
+	echo "burn.sh: skipping the failing-card check (cannot mount tmpfs)"
+fi
 # A target smaller than the image is refused before anything is written.
 truncate -s 100M "$WORK/small.bin"
 if small=$(losetup -f --show "$WORK/small.bin" 2>/dev/null); then
