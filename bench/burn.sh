@@ -61,3 +61,15 @@ report "burn 4 files + verify" "$h4" "herd burn 1 file" "$h1" \
 hn=$(BENCH_SETUP="rm -f $work/n1; $drop" median_ms "$runs" \
 	"$herd" -q burn "$img" --device "$work/n1" --yes --no-verify)
 report "burn 1 file, no verify" "$hn" "dd + sha256sum" "$d"
+
+# The same fan-out with the targets in memory (tmpfs), so the figure shows
+# herd's own cost of one more target rather than the shared disk's bandwidth.
+shm=$(mktemp -d /dev/shm/herd-bench-burn.XXXXXX)
+trap 'rm -rf "$work" "$shm"' EXIT
+h1m=$(BENCH_SETUP="rm -f $shm/t1; $drop" median_ms "$runs" \
+	"$herd" -q burn "$img" --device "$shm/t1" --yes)
+rm -f "$shm/t1"
+h4m=$(BENCH_SETUP="rm -f $shm/q[1-4]; $drop" median_ms "$runs" \
+	"$herd" -q burn "$img" --device "$shm/q[1-4]" --yes)
+report "burn 4 tmpfs files + verify" "$h4m" "herd burn 1 tmpfs file" "$h1m" \
+	"$(awk -v a="$h1m" 'BEGIN{printf "%.3f", a * 1.3}')"

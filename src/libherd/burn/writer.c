@@ -609,21 +609,27 @@ static int run_pass(struct blockdev *source, struct rangeset *plan, struct worke
 		w->reader_failed = w->reader_dropped = false;
 		w->diff_cursor = 0;
 		if (queue_init(&w->q, opts->queue_depth) < 0)
-			return herd_error_set(err, ENOMEM, "out of memory");
+			goto nomem;
 		if (mode == PASS_WRITE) {
 			w->md = EVP_MD_CTX_new();
 			if (!w->md || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
-				return herd_error_set(err, ENOMEM, "SHA-256: cannot initialise");
+				goto nomem;
 		} else {
 			void *buf = NULL;
 			if (posix_memalign(&buf, ALIGN, blocksize) != 0)
-				return herd_error_set(err, ENOMEM, "out of memory");
+				goto nomem;
 			w->vbuf = buf;
-			if (w->fd >= 0 && !w->t->is_block_device)
-				/* After the fsync, drop the file's cached pages so the
-				 * read-back comes from the disk, not from memory. */
-				posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
 		}
+	}
+	/* Everything is allocated: start the workers. */
+	for (size_t i = 0; i < n; i++) {
+		struct worker *w = &workers[i];
+		if (!w->in_pass)
+			continue;
+		if (mode == PASS_VERIFY && w->fd >= 0 && !w->t->is_block_device)
+			/* After the fsync, drop the file's cached pages so the
+			 * read-back comes from the disk, not from memory. */
+			posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
 		if (opts->progress)
 			opts->progress(opts->userdata, i,
 				       mode == PASS_WRITE ? BURN_PHASE_WRITE : BURN_PHASE_VERIFY, 0,
@@ -760,6 +766,17 @@ static int run_pass(struct blockdev *source, struct rangeset *plan, struct worke
 		}
 	}
 	return r;
+
+nomem:
+	/* No thread runs yet: free what the setup loop allocated. */
+	for (size_t i = 0; i < n; i++) {
+		queue_destroy(&workers[i].q);
+		EVP_MD_CTX_free(workers[i].md);
+		workers[i].md = NULL;
+		free(workers[i].vbuf);
+		workers[i].vbuf = NULL;
+	}
+	return herd_error_set(err, ENOMEM, "out of memory");
 }
 
 int burn_run(struct blockdev *source, const struct rangeset *map, struct burn_target *targets,
