@@ -150,6 +150,43 @@ static void test_writes_map_to_memory_and_file(void **state)
 	free(back);
 }
 
+/* Zero sub-blocks are skipped on files (they are holes after the
+ * truncate), yet an old file's bytes never survive there. */
+static void test_file_zero_blocks_and_old_content(void **state)
+{
+	unsigned char *src = pattern(), *junk = malloc(SRC_SIZE), *file;
+	struct blockdev *source;
+	struct burn_target t = {0};
+	struct burn_options o = {.blocksize = BS, .verify = true};
+	struct stat st;
+	char path[256];
+	size_t flen;
+	FILE *f;
+
+	memset(src + 3 * BS, 0, 2 * BS + 4096); /* whole and partial zero sub-blocks */
+	memset(src + 9 * BS + 100, 0, 20000);	/* zeros not covering a sub-block */
+	source = memdev(src, SRC_SIZE);
+	memset(junk, 0xff, SRC_SIZE);
+	path_in_tmp(path, sizeof(path), "old");
+	f = fopen(path, "wb");
+	assert_int_equal(fwrite(junk, 1, SRC_SIZE, f), SRC_SIZE);
+	fclose(f);
+	t.path = path;
+	assert_int_equal(burn_run(source, NULL, &t, 1, &o, NULL), 0);
+	assert_int_equal(t.verify, BURN_VERIFY_OK);
+	assert_int_equal(t.bytes_written, SRC_SIZE);
+	file = slurp(path, &flen);
+	assert_int_equal(flen, SRC_SIZE);
+	assert_memory_equal(file, src, SRC_SIZE);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true((uint64_t)st.st_blocks * 512 < SRC_SIZE); /* the zeros are holes */
+	free(file);
+	unlink(path);
+	blockdev_unref(source);
+	free(src);
+	free(junk);
+}
+
 static void test_verify_names_first_bad_offset(void **state)
 {
 	unsigned char *src = pattern();
@@ -388,6 +425,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_writes_map_to_memory_and_file),
+	    cmocka_unit_test(test_file_zero_blocks_and_old_content),
 	    cmocka_unit_test(test_verify_names_first_bad_offset),
 	    cmocka_unit_test(test_failing_target_fails_alone),
 	    cmocka_unit_test(test_too_small_refused_before_writing),

@@ -36,6 +36,10 @@ struct chunk {
 	atomic_int refs;
 	uint64_t offset;
 	size_t length;
+	/* Bit i: sub-block i (of sub_size bytes) is all zeros.  Files skip
+	 * those: after the truncate they already read as zero (holes). */
+	uint64_t zero_mask;
+	size_t sub_size;
 	unsigned char *data; /* ALIGN-aligned, length rounded up to ALIGN */
 };
 
@@ -138,6 +142,49 @@ static struct chunk *chunk_new(uint64_t offset, size_t length)
 	c->length = length;
 	c->data = data;
 	return c;
+}
+
+static bool all_zero(const unsigned char *p, size_t len)
+{
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+/* Split the chunk into at most 64 sub-blocks (4 KiB multiples) and mark
+ * the all-zero ones; done once per chunk by the reader. */
+static void chunk_scan_zeros(struct chunk *c)
+{
+	size_t sub = (c->length + 63) / 64;
+
+	sub = (sub + ALIGN - 1) / ALIGN * ALIGN;
+	c->sub_size = sub ? sub : ALIGN;
+	c->zero_mask = 0;
+	for (size_t i = 0, off = 0; off < c->length; i++, off += c->sub_size)
+		if (all_zero(c->data + off, MIN(c->sub_size, c->length - off)))
+			c->zero_mask |= 1ull << i;
+}
+
+static int fd_transfer(struct worker *w, bool write_it, void *buf, size_t len, uint64_t offset);
+
+/* Write a chunk to a file target, skipping its zero sub-blocks. */
+static int write_file_chunk(struct worker *w, struct chunk *c)
+{
+	size_t off = 0;
+
+	while (off < c->length) {
+		size_t start, i = off / c->sub_size;
+		if (c->zero_mask & (1ull << i)) {
+			off += c->sub_size;
+			continue;
+		}
+		start = off;
+		while (off < c->length && !(c->zero_mask & (1ull << (off / c->sub_size))))
+			off += c->sub_size;
+		off = MIN(off, c->length);
+		int r = fd_transfer(w, true, c->data + start, off - start, c->offset + start);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 static void chunk_unref(struct chunk *c)
@@ -308,7 +355,14 @@ static void write_chunk(struct worker *w, struct chunk *c)
 			    (unsigned long long)c->offset, strerror(EIO));
 		return;
 	}
-	if (w->fd >= 0) {
+	if (w->fd >= 0 && !t->is_block_device) {
+		r = write_file_chunk(w, c);
+		if (r < 0) {
+			worker_fail(w, -r, "write at offset %llu: %s",
+				    (unsigned long long)c->offset, strerror(-r));
+			return;
+		}
+	} else if (w->fd >= 0) {
 		r = prepare_direct(w, c);
 		if (r == 0)
 			r = fd_transfer(w, true, c->data, c->length, c->offset);
@@ -662,6 +716,8 @@ static int run_pass(struct blockdev *source, struct rangeset *plan, struct worke
 				chunk_unref(c);
 				break;
 			}
+			if (mode == PASS_WRITE)
+				chunk_scan_zeros(c);
 			live = 0;
 			for (size_t i = 0; i < n; i++) {
 				struct worker *w = &workers[i];
@@ -684,6 +740,8 @@ static int run_pass(struct blockdev *source, struct rangeset *plan, struct worke
 						chunk_unref(mine);
 						continue;
 					}
+					if (mode == PASS_WRITE)
+						chunk_scan_zeros(mine);
 				}
 				if (queue_push(&w->q, mine, opts))
 					live++;
