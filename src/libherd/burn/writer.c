@@ -50,7 +50,8 @@ struct chunk {
 	 * those: after the truncate they already read as zero (holes). */
 	uint64_t zero_mask;
 	size_t sub_size;
-	unsigned char *data; /* ALIGN-aligned, length rounded up to ALIGN */
+	unsigned char digest[32]; /* SHA-256 of the chunk (write pass) */
+	unsigned char *data;	  /* ALIGN-aligned, length rounded up to ALIGN */
 };
 
 struct queue {
@@ -180,6 +181,14 @@ static void chunk_pool_destroy(struct chunk_pool *pool)
 static bool all_zero(const unsigned char *p, size_t len)
 {
 	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+/* The chunk's SHA-256, computed once by the reader however many targets
+ * share the buffer: hashing per target cost a core per four targets. */
+static int chunk_hash(struct chunk *c)
+{
+	unsigned len = 0;
+	return EVP_Digest(c->data, c->length, c->digest, &len, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
 }
 
 /* Split the chunk into at most 64 sub-blocks (4 KiB multiples) and mark
@@ -415,7 +424,7 @@ static void write_chunk(struct worker *w, struct chunk *c)
 			return;
 		}
 	}
-	EVP_DigestUpdate(w->md, c->data, c->length);
+	EVP_DigestUpdate(w->md, c->digest, sizeof(c->digest));
 	t->bytes_written += c->length;
 }
 
@@ -751,8 +760,14 @@ static int run_pass(struct blockdev *source, struct rangeset *plan, struct worke
 				chunk_unref(c);
 				break;
 			}
-			if (mode == PASS_WRITE)
+			if (mode == PASS_WRITE) {
 				chunk_scan_zeros(c);
+				if (chunk_hash(c) < 0) {
+					r = herd_error_set(err, EIO, "SHA-256 failed");
+					chunk_unref(c);
+					break;
+				}
+			}
 			live = 0;
 			for (size_t i = 0; i < n; i++) {
 				struct worker *w = &workers[i];
@@ -775,8 +790,10 @@ static int run_pass(struct blockdev *source, struct rangeset *plan, struct worke
 						chunk_unref(mine);
 						continue;
 					}
-					if (mode == PASS_WRITE)
+					if (mode == PASS_WRITE) {
 						chunk_scan_zeros(mine);
+						chunk_hash(mine);
+					}
 				}
 				if (queue_push(&w->q, mine, opts))
 					live++;

@@ -28,7 +28,10 @@
  * target smaller than the source refuses the whole run before anything
  * is written.
  *
- * Every writer hashes what it writes (SHA-256, OpenSSL EVP).  Verify
+ * Hashing while writing (SHA-256, OpenSSL EVP): the reader hashes each
+ * chunk once, and each target's `sha256` is the SHA-256 of the list of
+ * its chunks' digests in offset order (a hash list, so shared chunks are
+ * hashed once for all targets).  Verify
  * (opts->verify) re-reads exactly the written ranges, bypassing the page
  * cache (O_DIRECT on block devices; fsync + POSIX_FADV_DONTNEED on files),
  * hashes them, and compares them with the source chunk by chunk: the
@@ -93,7 +96,7 @@ struct burn_target {
 	uint64_t bytes_verified;
 	uint64_t write_ns, verify_ns; /* wall time of each phase, flush included */
 	uint64_t bad_offset;	      /* first differing byte when verify == MISMATCH */
-	char sha256[65];	      /* of the bytes written, in offset order */
+	char sha256[65];	      /* hash list: SHA-256 of the chunks' SHA-256s */
 	struct herd_error error;      /* why it FAILED / MISMATCHED */
 };
 
