@@ -57,13 +57,14 @@ struct burn_slot {
 };
 
 /* SIGINT sets this; the writer polls it.  A signal handler can only reach
- * static storage, so this one flag is the exception to "no globals". */
-static volatile sig_atomic_t burn_cancel;
+ * static storage, so this one flag is the exception to "no globals"; a
+ * lock-free atomic is safe both there and across the writer threads. */
+static atomic_int burn_cancel;
 
 static void on_sigint(int sig)
 {
 	(void)sig;
-	burn_cancel = 1;
+	atomic_store(&burn_cancel, 1);
 }
 
 static int burn_option(struct cli *cli, void *ctx, int opt, const char *arg)

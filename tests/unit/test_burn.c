@@ -328,7 +328,7 @@ static void test_overlay_changes_only_its_target(void **state)
 }
 
 struct cancel_ctx {
-	volatile sig_atomic_t flag;
+	atomic_int flag;
 };
 
 static void cancel_on_progress(void *userdata, size_t target, enum burn_phase phase, uint64_t done,
@@ -336,7 +336,7 @@ static void cancel_on_progress(void *userdata, size_t target, enum burn_phase ph
 {
 	struct cancel_ctx *c = userdata;
 	if (phase == BURN_PHASE_WRITE && done >= 2 * BS)
-		c->flag = 1;
+		atomic_store(&c->flag, 1);
 }
 
 static void test_cancel_leaves_incomplete(void **state)

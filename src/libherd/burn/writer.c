@@ -101,7 +101,7 @@ static uint64_t now_ns(void)
 
 static bool cancelled(const struct burn_options *opts)
 {
-	return opts->cancel && *opts->cancel;
+	return opts->cancel && atomic_load(opts->cancel);
 }
 
 const char *burn_target_state_name(enum burn_target_state state)

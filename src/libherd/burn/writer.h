@@ -46,7 +46,7 @@
  */
 #pragma once
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -108,7 +108,7 @@ struct burn_options {
 	unsigned queue_depth; /* 0 = BURN_DEFAULT_QUEUE_DEPTH */
 	bool verify;	      /* read back and compare after writing */
 	bool verify_only;     /* do not write: compare the targets as they are */
-	volatile sig_atomic_t *cancel;
+	atomic_int *cancel;   /* lock-free: safe from a signal handler and threads */
 	burn_progress_fn progress;
 	void *userdata;
 };
