@@ -20,7 +20,7 @@ build=(
 )
 test=(
 	libcmocka-dev dosfstools mtools e2fsprogs fdisk gdisk util-linux
-	xz-utils zstd coreutils
+	xz-utils zstd coreutils bmap-tools
 )
 
 if [ "$(id -u)" -ne 0 ]; then

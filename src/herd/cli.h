@@ -98,3 +98,10 @@ int cli_parse(struct cli *cli, const struct cli_command *cmd, int argc, char **a
 extern const struct cli_command cmd_image;
 extern const struct cli_command cmd_fs;
 extern const struct cli_command cmd_customize;
+extern const struct cli_command cmd_devices;
+extern const struct cli_command cmd_burn;
+
+struct burn_devices_options;
+/* Fill the sysfs/mountinfo/swaps paths from HERD_SYSFS_ROOT, HERD_MOUNTINFO
+ * and HERD_SWAPS (test hooks; cmd_devices.c). */
+void cli_devices_options(struct burn_devices_options *opts);
