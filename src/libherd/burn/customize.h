@@ -1,10 +1,10 @@
 /*
- * customize.h — the per-card customization burn applies in-stream, kept
- * behind one function so the recipe engine (recipe/) can replace it.
+ * customize.h — the per-card customization burn applies in-stream.
  *
- * Today: the hostname only (/etc/hostname and the 127.0.1.1 line of
- * /etc/hosts on the root partition), written into a fresh copy-on-write
- * overlay over the shared image, which stays untouched.
+ * The recipe engine (recipe/) writes the card's settings into a fresh
+ * copy-on-write overlay over the shared image, which stays untouched.
+ * Today burn passes the hostname only (/etc/hostname and the 127.0.1.1
+ * line of /etc/hosts); the rest of the settings model plugs in here.
  */
 #pragma once
 

@@ -665,22 +665,17 @@ int recipe_read_local(const char *path, size_t max, char **ret, size_t *ret_len,
 
 /* ---- the whole thing on an image path --------------------------------- */
 
-int recipe_customize(const char *path, const struct herd_settings *s, bool dryrun,
-		     const struct recipe_exec_options *opt, struct recipe **ret,
-		     struct herd_error *err)
+int recipe_apply_image(struct image *img, const char *name, const struct herd_settings *s,
+		       bool dryrun, const struct recipe_exec_options *opt, struct recipe **ret,
+		       struct herd_error *err)
 {
-	unsigned flags = dryrun ? IMAGE_READ_ONLY : IMAGE_WRITABLE | IMAGE_OVERLAY;
 	struct recipe_target t = {0};
-	struct image *img = NULL;
 	struct recipe *rec = NULL;
 	struct image_os os;
 	bool have_os;
 	unsigned boot_no;
 	int r;
 
-	r = image_open(path, flags, &img, err);
-	if (r < 0)
-		return r;
 	r = image_detect_os(img, &os, err);
 	have_os = r == 0;
 	if (r == -ENOENT && image_mount(img, "root", false, &t.root, NULL) == 0) {
@@ -689,18 +684,18 @@ int recipe_customize(const char *path, const struct herd_settings *s, bool dryru
 		vfs_close(t.root, NULL);
 		t.root = NULL;
 	} else if (r < 0) {
-		herd_error_prefix(err, -r, "%s", path);
+		herd_error_prefix(err, -r, "%s", name);
 		goto out;
 	}
 	r = image_mount(img, "root", !dryrun, &t.root, err);
 	if (r < 0) {
-		herd_error_prefix(err, -r, "%s: root", path);
+		herd_error_prefix(err, -r, "%s: root", name);
 		goto out;
 	}
 	if (image_find_partition(img, "boot", &boot_no, NULL) == 0) {
 		r = image_mount(img, "boot", !dryrun, &t.boot, err);
 		if (r < 0) {
-			herd_error_prefix(err, -r, "%s: boot", path);
+			herd_error_prefix(err, -r, "%s: boot", name);
 			goto out;
 		}
 	}
@@ -711,18 +706,16 @@ int recipe_customize(const char *path, const struct herd_settings *s, bool dryru
 		r = recipe_execute(&t, rec, opt, err);
 		if (r < 0)
 			goto out;
-		/* Flush both filesystems into the overlay before anything
-		 * reaches the file: a failed flush leaves the image as it was. */
+		/* Flush both filesystems (into the overlay, for callers that
+		 * use one) before anything is committed. */
 		r = vfs_close(t.boot, err);
 		t.boot = NULL;
 		if (r >= 0) {
 			r = vfs_close(t.root, err);
 			t.root = NULL;
 		}
-		if (r >= 0)
-			r = image_commit(img, err);
 		if (r < 0) {
-			herd_error_prefix(err, -r, "%s", path);
+			herd_error_prefix(err, -r, "%s", name);
 			goto out;
 		}
 	}
@@ -731,7 +724,33 @@ int recipe_customize(const char *path, const struct herd_settings *s, bool dryru
 out:
 	vfs_close(t.boot, NULL);
 	vfs_close(t.root, NULL);
-	image_close(img);
 	recipe_free(rec);
+	return r;
+}
+
+int recipe_customize(const char *path, const struct herd_settings *s, bool dryrun,
+		     const struct recipe_exec_options *opt, struct recipe **ret,
+		     struct herd_error *err)
+{
+	unsigned flags = dryrun ? IMAGE_READ_ONLY : IMAGE_WRITABLE | IMAGE_OVERLAY;
+	struct image *img = NULL;
+	struct recipe *rec = NULL;
+	int r;
+
+	r = image_open(path, flags, &img, err);
+	if (r < 0)
+		return r;
+	r = recipe_apply_image(img, path, s, dryrun, opt, &rec, err);
+	if (r == 0 && !dryrun) {
+		/* Only now does anything reach the file: a failure before this
+		 * point leaves the image as it was. */
+		r = image_commit(img, err);
+		if (r < 0)
+			herd_error_prefix(err, -r, "%s", path);
+	}
+	if (r == 0)
+		*ret = TAKE_PTR(rec);
+	recipe_free(rec);
+	image_close(img);
 	return r;
 }

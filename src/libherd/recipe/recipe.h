@@ -128,6 +128,13 @@ struct recipe_exec_options {
 int recipe_execute(const struct recipe_target *t, struct recipe *r,
 		   const struct recipe_exec_options *opt, struct herd_error *err);
 
+/* Plan and (unless dryrun) execute on an already open image, flushing
+ * its filesystems; nothing is committed (the caller owns the image and
+ * its overlay).  `name` is used in messages. */
+int recipe_apply_image(struct image *img, const char *name, const struct herd_settings *s,
+		       bool dryrun, const struct recipe_exec_options *opt, struct recipe **ret,
+		       struct herd_error *err);
+
 /* Open `path` with an overlay, plan, and (unless dryrun) execute and
  * commit.  *ret receives the recipe (with `changed` flags and warnings)
  * on success.  On failure nothing was written to the image. */
