@@ -947,3 +947,18 @@ as_path:
 	*ret_entry = NULL;
 	return 0;
 }
+
+int store_os_list_cached(struct store *s, struct store_os_list *ret, struct herd_error *err)
+{
+	_cleanup_free_ char *json_path = path_join(s->dir, "os-list.json");
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!json_path)
+		return herd_error_set(err, ENOMEM, "out of memory");
+	r = read_file(json_path, STORE_OS_LIST_MAX, &text, &len);
+	if (r < 0)
+		return herd_error_set(err, -r, "os list: no cached copy");
+	return store_os_list_parse(text, len, ret, err);
+}

@@ -129,3 +129,6 @@ int store_name_from_source(const char *source, char **ret, struct herd_error *er
  */
 int store_resolve_image(const char *name_or_path, char **ret_path, struct store_entry **ret_entry,
 			struct herd_error *err);
+
+/* The cached OS list only, never the network; -ENOENT when none is cached. */
+int store_os_list_cached(struct store *s, struct store_os_list *ret, struct herd_error *err);
