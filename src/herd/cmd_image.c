@@ -307,8 +307,8 @@ static int image_map_run(struct cli *cli, int argc, char **argv)
 }
 
 static const struct cli_command *const image_subcommands[] = {
-    &cmd_image_info,  &cmd_image_map, &cmd_image_get,	   &cmd_image_import,
-    &cmd_image_ls,    &cmd_image_rm,  &cmd_image_versions,
+    &cmd_image_info, &cmd_image_map, &cmd_image_get,	  &cmd_image_import,
+    &cmd_image_ls,   &cmd_image_rm,  &cmd_image_versions,
 };
 
 static int image_run(struct cli *cli, int argc, char **argv)

@@ -80,8 +80,7 @@ static int store_option(struct cli *cli, void *ctx, int opt, const char *arg)
 		return 0;
 	case OPT_ARCH:
 		if (strcmp(arg, "arm64") != 0 && strcmp(arg, "armhf") != 0)
-			return cli_usage_error(cli, "--arch must be arm64 or armhf, not '%s'",
-					       arg);
+			return cli_usage_error(cli, "--arch must be arm64 or armhf, not '%s'", arg);
 		a->filter.arch = arg;
 		return 0;
 	case OPT_REFRESH:
@@ -92,6 +91,20 @@ static int store_option(struct cli *cli, void *ctx, int opt, const char *arg)
 		return 0;
 	}
 	return cli_usage_error(cli, "unexpected option");
+}
+
+/* Usage errors found before anything is opened; -1 to go on. */
+static int check_args(struct cli *cli, const struct store_args *a)
+{
+	if (a->sha256) {
+		size_t n = strlen(a->sha256);
+		if (n != 64 || strspn(a->sha256, "0123456789abcdefABCDEF") != 64)
+			return cli_usage_error(cli, "--sha256 %s: not 64 hex digits", a->sha256);
+	}
+	if (a->name && !store_name_valid(a->name))
+		return cli_usage_error(cli, "--name %s: use letters, digits and . _ + @ -",
+				       a->name);
+	return -1;
 }
 
 static int open_store(const struct store_args *a, struct store **ret)
@@ -142,8 +155,8 @@ void image_store_entry_print(const struct store_entry_info *i)
 	format_size(raw, sizeof(raw), i->raw_size);
 	format_size(alloc, sizeof(alloc), i->allocated);
 	format_time(i->added, added, sizeof(added));
-	printf("store:  %s%s%s, added %s\n", i->name, i->version[0] ? " version " : "",
-	       i->version, added);
+	printf("store:  %s%s%s, added %s\n", i->name, i->version[0] ? " version " : "", i->version,
+	       added);
 	printf("source: %s (%s, %s)\n", i->source, i->format, dl);
 	printf("sha256: download %s\n        raw      %s\n", i->download_sha256, i->raw_sha256);
 	printf("raw:    %s (%s, %s allocated)\n", i->raw_path, raw, alloc);
@@ -175,9 +188,8 @@ static int print_result(struct cli *cli, const struct store_get_result *res)
 	if (cli->json) {
 		json_t *o = image_store_entry_json(&res->info);
 		json_object_set_new(o, "cached", json_boolean(res->cached));
-		json_object_set_new(o, "verified_by", res->verified_by
-							  ? json_string(res->verified_by)
-							  : json_null());
+		json_object_set_new(o, "verified_by",
+				    res->verified_by ? json_string(res->verified_by) : json_null());
 		json_object_set_new(o, "resumed_from", json_integer((json_int_t)res->resumed_from));
 		json_object_set_new(o, "downloaded", json_integer((json_int_t)res->downloaded));
 		return output_json(o);
@@ -287,7 +299,11 @@ static int run_get(struct cli *cli, struct store *s, const struct store_args *a,
 	else
 		r = store_get_url(s, url, &o, &res, &err);
 	if (g.p) {
-		progress_finish(g.p, g.bar, r == 0, r == 0 ? NULL : herd_error_message(&err));
+		/* A failure is reported once, as the error line; the bar just goes. */
+		if (r == 0)
+			progress_finish(g.p, g.bar, true, NULL);
+		else
+			progress_clear(g.p);
 		g.p = progress_free(g.p);
 	}
 	if (r < 0)
@@ -308,6 +324,9 @@ static int image_get_run(struct cli *cli, int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage_error(cli, optind >= argc ? "missing URL, 'latest' or NAME"
 							   : "too many arguments");
+	r = check_args(cli, &a);
+	if (r >= 0)
+		return r;
 	r = open_store(&a, &s);
 	if (r >= 0)
 		return r;
@@ -326,6 +345,9 @@ static int image_import_run(struct cli *cli, int argc, char **argv)
 		return r;
 	if (optind + 1 != argc)
 		return cli_usage_error(cli, optind >= argc ? "missing FILE" : "too many arguments");
+	r = check_args(cli, &a);
+	if (r >= 0)
+		return r;
 	r = open_store(&a, &s);
 	if (r >= 0)
 		return r;
@@ -377,15 +399,11 @@ static int image_ls_run(struct cli *cli, int argc, char **argv)
 				format_size(alloc, sizeof(alloc), list[i].allocated);
 				format_time(list[i].added, added, sizeof(added));
 				snprintf(sha, sizeof(sha), "%.12s", list[i].raw_sha256);
-				const char *cells[8] = {list[i].name,
-							list[i].version[0] ? list[i].version
-									   : NULL,
-							dl,
-							raw,
-							alloc,
-							added,
-							sha,
-							list[i].raw_path};
+				const char *cells[8] = {
+				    list[i].name, list[i].version[0] ? list[i].version : NULL,
+				    dl,		  raw,
+				    alloc,	  added,
+				    sha,	  list[i].raw_path};
 				table_add_row(t, cells);
 			}
 			table_print(t, stdout);
@@ -405,8 +423,8 @@ static int image_versions_run(struct cli *cli, int argc, char **argv)
 	struct herd_error err = {0};
 	struct store_os_list list = {0};
 	struct store *s = NULL;
-	int r = cli_parse(cli, &cmd_image_versions, argc, argv, "", store_options, store_option,
-			  &a);
+	int r =
+	    cli_parse(cli, &cmd_image_versions, argc, argv, "", store_options, store_option, &a);
 
 	if (r >= 0)
 		return r;
@@ -415,8 +433,8 @@ static int image_versions_run(struct cli *cli, int argc, char **argv)
 	r = open_store(&a, &s);
 	if (r >= 0)
 		return r;
-	if (store_os_list_load(s, a.os_list ? a.os_list : getenv("HERD_OS_LIST"), a.refresh,
-			       &list, &err) < 0) {
+	if (store_os_list_load(s, a.os_list ? a.os_list : getenv("HERD_OS_LIST"), a.refresh, &list,
+			       &err) < 0) {
 		store_close(s);
 		return cli_fail_error(&err);
 	}
@@ -526,9 +544,10 @@ const struct cli_command cmd_image_get = {
 const struct cli_command cmd_image_import = {
     .name = "import",
     .summary = "put a local image file into the store",
-    .usage = "Usage: herd image import FILE [--name N] [--sha256 HEX] [--store DIR]\n"
-	     "\n"
-	     "Verify (with --sha256) and unpack FILE like 'herd image get' does.\n" STORE_OPTION_HELP,
+    .usage =
+	"Usage: herd image import FILE [--name N] [--sha256 HEX] [--store DIR]\n"
+	"\n"
+	"Verify (with --sha256) and unpack FILE like 'herd image get' does.\n" STORE_OPTION_HELP,
     .run = image_import_run,
 };
 

@@ -120,9 +120,10 @@ static void test_import_and_rm(void **state)
 	assert_int_equal(store_import(s, imgpath, &o, &again, NULL), 0);
 	assert_true(again.cached);
 	store_entry_info_clear(&again.info);
-	/* Another name for the same source with a wrong sum: refused. */
+	/* The same source with a sum that is not the stored one: refused. */
 	o.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
-	assert_int_equal(store_import(s, imgpath, &o, &again, &err), -EEXIST);
+	assert_int_equal(store_import(s, imgpath, &o, &again, &err), -EBADMSG);
+	assert_non_null(strstr(err.message, "mismatch"));
 	herd_error_clear(&err);
 	o.sha256 = "xyz";
 	assert_int_equal(store_import(s, imgpath, &o, &again, &err), -EINVAL);

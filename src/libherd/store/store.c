@@ -699,12 +699,20 @@ static int job_start(struct get_job *job, int *ret_lock, struct store_get_result
 			close(fd);
 			return 1;
 		}
+		if (stat(ret->info.raw_path, &st) == 0)
+			r = herd_error_set(
+			    err, EBADMSG,
+			    "%s: checksum mismatch (%s): stored as '%s' with sha256 %s, "
+			    "expected %s",
+			    job->source, job->verified_by, ret->info.name,
+			    ret->info.download_sha256, job->expected);
+		else
+			r = herd_error_set(
+			    err, ENOENT, "%s: stored as '%s' but %s is missing (herd image rm it)",
+			    job->source, ret->info.name, ret->info.raw_path);
 		store_entry_info_clear(&ret->info);
 		close(fd);
-		return herd_error_set(err, EEXIST,
-				      "%s: already in the store as '%s' with a different checksum "
-				      "or a missing raw file (herd image rm it first)",
-				      job->source, ret->info.name ? ret->info.name : job->name);
+		return r;
 	}
 	if (r != -ENOENT) {
 		close(fd);
@@ -880,6 +888,16 @@ int store_os_list_load(struct store *s, const char *url, bool refresh, struct st
 
 	if (!json_path || !url_path)
 		return herd_error_set(err, ENOMEM, "out of memory");
+	/* No URL asked for: whatever list is cached serves (it came from
+	 * --os-list earlier, or from the default). */
+	if (!refresh && !url && read_file(json_path, STORE_OS_LIST_MAX, &text, &len) == 0) {
+		r = store_os_list_parse(text, len, ret, err);
+		if (r == 0)
+			return 0;
+		herd_error_clear(err);
+		free(text);
+		text = NULL;
+	}
 	if (!url)
 		url = STORE_DEFAULT_OS_LIST_URL;
 	if (!refresh && read_file(url_path, 4096, &cached_url, &ulen) == 0 &&
