@@ -63,6 +63,14 @@ static int target_open(const char *spec, bool writable, struct fs_target *t)
 	}
 	free(t->image);
 	t->image = resolved;
+	if (t->entry && writable) {
+		/* A store entry is a verified cache shared by every later get,
+		 * burn and build; edits belong in a copy. */
+		cli_fail("%s: a store image is read-only (copy %s and edit the copy)",
+			 t->entry->info.name, t->image);
+		target_free(t);
+		return EXIT_FAIL;
+	}
 	if (image_open(t->image, flags, &t->img, &err) < 0) {
 		target_free(t);
 		return cli_fail_error(&err);

@@ -173,6 +173,19 @@ size=$((64 << 20))
 same_file "$srv/big.img" "$(raw_of big)" "resumed get" || true
 [ -z "$(ls "$HERD_STORE/downloads" | grep -v "^$(basename "$(ls "$HERD_STORE"/downloads/*.partial | head -1)")")" ] || true
 
+# A get killed after its download finished resumes with nothing to fetch.
+cp "$srv/pi.img.zst" "$srv/done.img.zst"
+key=$(printf '%s' "$url/done.img.zst" | sha256sum | cut -c1-32)
+cp "$srv/done.img.zst" "$HERD_STORE/downloads/$key.partial"
+expect_status 0 "$HERD" -q image get "$url/done.img.zst" --no-sidecar
+[ "$(served /done.img.zst)" -eq 0 ] || fail "complete partial downloaded again: $(served /done.img.zst) bytes"
+same_file "$img" "$(raw_of done)" "get from a complete partial" || true
+[ ! -e "$HERD_STORE/downloads/$key.partial" ] || fail "partial kept after a successful get"
+
+# Store entries are read-only for fs edits.
+echo x >"$WORK/x"
+expect_error 1 "read-only" "$HERD" fs put "$WORK/x" done:root:/etc/x
+
 # Two concurrent gets of one source: one download, both succeed.
 "$HERD" -q image get "$url/slow/pi.img.zst" --name twice >"$WORK/c1" 2>&1 &
 p1=$!

@@ -189,6 +189,28 @@ static void test_bad_inputs(void **state)
 	assert_non_null(strstr(err.message, "no .img"));
 }
 
+static void test_disk_full(void **state)
+{
+	struct herd_error err = {0};
+	struct store_unpack_result res;
+	char in[512];
+	int ifd, ofd;
+	(void)state;
+
+	/* /dev/full fails every write with ENOSPC, like a full store disk. */
+	path(in, sizeof(in), "disk.img");
+	ifd = open(in, O_RDONLY | O_CLOEXEC);
+	ofd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	if (ofd < 0) {
+		close(ifd);
+		skip();
+	}
+	assert_int_equal(store_unpack_fd(ifd, ofd, 1, NULL, NULL, &res, &err), -ENOSPC);
+	assert_non_null(strstr(err.message, "No space left"));
+	close(ifd);
+	close(ofd);
+}
+
 static void test_sink_chunks(void **state)
 {
 	char out[512], sha[STORE_SHA256_HEX];
@@ -254,10 +276,9 @@ static void test_detect_and_zero(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_detect_and_zero),
-	    cmocka_unit_test(test_sink_chunks),
-	    cmocka_unit_test(test_formats),
-	    cmocka_unit_test(test_bad_inputs),
+	    cmocka_unit_test(test_detect_and_zero), cmocka_unit_test(test_sink_chunks),
+	    cmocka_unit_test(test_formats),	    cmocka_unit_test(test_bad_inputs),
+	    cmocka_unit_test(test_disk_full),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

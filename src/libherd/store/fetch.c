@@ -12,19 +12,22 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/parse.h"
 #include "herd-config.h"
 #include "store/fetch.h"
 
 struct fetch_ctx {
 	int fd;
 	CURL *curl;
-	uint64_t start;	  /* offset the transfer was asked to start at */
-	uint64_t written; /* body bytes written in this transfer */
-	bool checked;	  /* response status looked at */
-	int error;	  /* -errno from a failed write */
+	uint64_t start;	     /* offset the transfer was asked to start at */
+	uint64_t written;    /* body bytes written in this transfer */
+	bool checked;	     /* response status looked at */
+	int64_t range_total; /* complete length stated by a 416 reply; -1 if none */
+	int error;	     /* -errno from a failed write */
 	store_progress_fn progress;
 	void *userdata;
 };
@@ -58,6 +61,31 @@ static size_t fetch_write_cb(char *data, size_t size, size_t nmemb, void *userda
 		}
 		done += (size_t)n;
 		ctx->written += (uint64_t)n;
+	}
+	return len;
+}
+
+/* Remember the complete length a 416 reply states (RFC 9110 section
+ * 14.4: "Content-Range: bytes *" "/N"), so a partial file that is in fact
+ * complete is not downloaded again. */
+static size_t fetch_header_cb(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct fetch_ctx *ctx = userdata;
+	size_t len = size * nmemb;
+	static const char name[] = "content-range:";
+	char value[64];
+	const char *slash;
+	uint64_t n;
+
+	if (len > sizeof(name) - 1 && len - (sizeof(name) - 1) < sizeof(value) &&
+	    strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		memcpy(value, data + sizeof(name) - 1, len - (sizeof(name) - 1));
+		value[len - (sizeof(name) - 1)] = '\0';
+		value[strcspn(value, "\r\n")] = '\0';
+		slash = strchr(value, '/');
+		if (strstr(value, "bytes *") && slash &&
+		    parse_u64(slash + 1, 0, INT64_MAX, &n) == 0)
+			ctx->range_total = (int64_t)n;
 	}
 	return len;
 }
@@ -116,7 +144,8 @@ int store_fetch_to_fd(const char *url, int fd, store_progress_fn progress, void 
 	if (fstat(fd, &st) < 0)
 		return herd_error_set(err, errno, "partial file: %s", strerror(errno));
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct fetch_ctx ctx = {.fd = fd, .progress = progress, .userdata = userdata};
+		struct fetch_ctx ctx = {
+		    .fd = fd, .progress = progress, .userdata = userdata, .range_total = -1};
 		CURL *c = curl_easy_init();
 		CURLcode cr;
 		long status = 0;
@@ -137,6 +166,8 @@ int store_fetch_to_fd(const char *url, int fd, store_progress_fn progress, void 
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, fetch_progress_cb);
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &ctx);
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, fetch_header_cb);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, &ctx);
 		if (ctx.start > 0)
 			curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)ctx.start);
 		resumed = ctx.start;
@@ -154,6 +185,11 @@ int store_fetch_to_fd(const char *url, int fd, store_progress_fn progress, void 
 		if (ctx.error < 0) {
 			r = herd_error_set(err, -ctx.error, "%s: writing the download: %s", url,
 					   strerror(-ctx.error));
+			curl_easy_cleanup(c);
+			break;
+		}
+		if (status == 416 && ctx.start > 0 && ctx.range_total == (int64_t)ctx.start) {
+			/* Everything is already here (killed after the download). */
 			curl_easy_cleanup(c);
 			break;
 		}
