@@ -22,8 +22,7 @@
 #include "base/macros.h"
 #include "store/unpack.h"
 
-#define UNPACK_IN_CHUNK	 (1u << 20)
-#define UNPACK_OUT_CHUNK (4u << 20)
+#define UNPACK_IN_CHUNK (1u << 20)
 
 struct unpack_input {
 	int fd;
@@ -35,14 +34,15 @@ struct unpack_input {
 	void *userdata;
 };
 
-/* Read up to UNPACK_IN_CHUNK bytes into in->buf; returns the count, 0 at
- * end of file, or -errno. */
-static ssize_t input_read(struct unpack_input *in, struct herd_error *err)
+/* Read up to `cap` bytes into dst; returns the count, 0 at end of file,
+ * or -errno. */
+static ssize_t input_read_into(struct unpack_input *in, unsigned char *dst, size_t cap,
+			       struct herd_error *err)
 {
 	ssize_t n;
 
 	do
-		n = read(in->fd, in->buf, UNPACK_IN_CHUNK);
+		n = read(in->fd, dst, cap);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return herd_error_set(err, errno, "read: %s", strerror(errno));
@@ -50,12 +50,17 @@ static ssize_t input_read(struct unpack_input *in, struct herd_error *err)
 		in->eof = true;
 		return 0;
 	}
-	if (EVP_DigestUpdate(in->md, in->buf, (size_t)n) != 1)
+	if (in->md && EVP_DigestUpdate(in->md, dst, (size_t)n) != 1)
 		return herd_error_set(err, EIO, "sha256: update failed");
 	in->done += (uint64_t)n;
 	if (in->progress)
 		in->progress(in->userdata, "unpack", in->done, in->total);
 	return n;
+}
+
+static ssize_t input_read(struct unpack_input *in, struct herd_error *err)
+{
+	return input_read_into(in, in->buf, UNPACK_IN_CHUNK, err);
 }
 
 static int input_drain(struct unpack_input *in, struct herd_error *err)
@@ -107,13 +112,16 @@ const char *store_format_name(enum store_format f)
 	return "raw";
 }
 
+/* A plain image: the download is the raw image, so it is hashed once
+ * (by the sink) and read straight into the sink's buffers. */
 static int unpack_raw(struct unpack_input *in, struct store_sink *sink, struct herd_error *err)
 {
 	for (;;) {
-		ssize_t n = input_read(in, err);
+		unsigned char *buf = store_sink_buffer(sink);
+		ssize_t n = input_read_into(in, buf, STORE_SINK_CHUNK, err);
 		if (n <= 0)
 			return (int)n;
-		int r = store_sink_write(sink, in->buf, (size_t)n, err);
+		int r = store_sink_write(sink, buf, (size_t)n, err);
 		if (r < 0)
 			return r;
 	}
@@ -132,19 +140,17 @@ static int unpack_xz(struct unpack_input *in, struct store_sink *sink, unsigned 
 	    .memlimit_threading = lzma_physmem() / 4,
 	    .memlimit_stop = UINT64_MAX,
 	};
-	_cleanup_free_ unsigned char *out = malloc(UNPACK_OUT_CHUNK);
+	unsigned char *out = store_sink_buffer(sink);
 	lzma_ret lr;
 	int r = 0;
 
-	if (!out)
-		return herd_error_set(err, ENOMEM, "xz: out of memory");
 	if (mt.memlimit_threading == 0)
 		mt.memlimit_threading = 1ull << 30;
 	lr = lzma_stream_decoder_mt(&strm, &mt);
 	if (lr != LZMA_OK)
 		return herd_error_set(err, ENOMEM, "xz: cannot start the decoder (%d)", (int)lr);
 	strm.next_out = out;
-	strm.avail_out = UNPACK_OUT_CHUNK;
+	strm.avail_out = STORE_SINK_CHUNK;
 	for (;;) {
 		lzma_action action = LZMA_RUN;
 		if (strm.avail_in == 0 && !in->eof) {
@@ -160,11 +166,12 @@ static int unpack_xz(struct unpack_input *in, struct store_sink *sink, unsigned 
 			action = LZMA_FINISH;
 		lr = lzma_code(&strm, action);
 		if (strm.avail_out == 0 || lr == LZMA_STREAM_END) {
-			r = store_sink_write(sink, out, UNPACK_OUT_CHUNK - strm.avail_out, err);
+			r = store_sink_write(sink, out, STORE_SINK_CHUNK - strm.avail_out, err);
 			if (r < 0)
 				break;
+			out = store_sink_buffer(sink);
 			strm.next_out = out;
-			strm.avail_out = UNPACK_OUT_CHUNK;
+			strm.avail_out = STORE_SINK_CHUNK;
 		}
 		if (lr == LZMA_STREAM_END)
 			break;
@@ -186,13 +193,11 @@ static int unpack_xz(struct unpack_input *in, struct store_sink *sink, unsigned 
 static int unpack_zstd(struct unpack_input *in, struct store_sink *sink, struct herd_error *err)
 {
 	ZSTD_DStream *ds = ZSTD_createDStream();
-	size_t outsize =
-	    ZSTD_DStreamOutSize() > UNPACK_OUT_CHUNK ? ZSTD_DStreamOutSize() : UNPACK_OUT_CHUNK;
-	_cleanup_free_ unsigned char *out = malloc(outsize);
+	size_t outsize = STORE_SINK_CHUNK;
 	size_t last = 0;
 	int r = 0;
 
-	if (!ds || !out) {
+	if (!ds) {
 		ZSTD_freeDStream(ds);
 		return herd_error_set(err, ENOMEM, "zstd: out of memory");
 	}
@@ -210,6 +215,7 @@ static int unpack_zstd(struct unpack_input *in, struct store_sink *sink, struct 
 		}
 		ZSTD_inBuffer ib = {in->buf, (size_t)n, 0};
 		while (ib.pos < ib.size) {
+			unsigned char *out = store_sink_buffer(sink);
 			ZSTD_outBuffer ob = {out, outsize, 0};
 			last = ZSTD_decompressStream(ds, &ob, &ib);
 			if (ZSTD_isError(last)) {
@@ -223,6 +229,7 @@ static int unpack_zstd(struct unpack_input *in, struct store_sink *sink, struct 
 		}
 		/* Flush what the decoder still holds for this input. */
 		for (;;) {
+			unsigned char *out = store_sink_buffer(sink);
 			ZSTD_outBuffer ob = {out, outsize, 0};
 			ZSTD_inBuffer none = {NULL, 0, 0};
 			if (last == 0)
@@ -277,12 +284,11 @@ static int unpack_archive(struct unpack_input *in, struct store_sink *sink, enum
 	struct archive *a = archive_read_new();
 	struct archive_ctx ctx = {.in = in, .err = err};
 	struct archive_entry *entry;
-	_cleanup_free_ unsigned char *out = malloc(UNPACK_OUT_CHUNK);
 	const char *fmt = store_format_name(f);
 	bool found = false;
 	int r = 0;
 
-	if (!a || !out) {
+	if (!a) {
 		archive_read_free(a);
 		return herd_error_set(err, ENOMEM, "%s: out of memory", fmt);
 	}
@@ -316,7 +322,8 @@ static int unpack_archive(struct unpack_input *in, struct store_sink *sink, enum
 		}
 		found = true;
 		for (;;) {
-			la_ssize_t n = archive_read_data(a, out, UNPACK_OUT_CHUNK);
+			unsigned char *out = store_sink_buffer(sink);
+			la_ssize_t n = archive_read_data(a, out, STORE_SINK_CHUNK);
 			if (n == 0)
 				break;
 			if (n < 0) {
@@ -364,8 +371,9 @@ int store_unpack_fd(int in_fd, int out_fd, unsigned threads, store_progress_fn p
 		threads = n > 0 ? (unsigned)n : 1;
 	}
 	in.buf = malloc(UNPACK_IN_CHUNK);
-	in.md = EVP_MD_CTX_new();
-	if (!in.buf || !in.md || EVP_DigestInit_ex(in.md, EVP_sha256(), NULL) != 1) {
+	in.md = res.format == STORE_FORMAT_RAW ? NULL : EVP_MD_CTX_new();
+	if (!in.buf || (res.format != STORE_FORMAT_RAW &&
+			(!in.md || EVP_DigestInit_ex(in.md, EVP_sha256(), NULL) != 1))) {
 		free(in.buf);
 		EVP_MD_CTX_free(in.md);
 		return herd_error_set(err, ENOMEM, "unpack: out of memory");
@@ -393,10 +401,13 @@ int store_unpack_fd(int in_fd, int out_fd, unsigned threads, store_progress_fn p
 		r = input_drain(&in, err);
 	if (r >= 0)
 		r = store_sink_finish(&sink, res.raw_sha256, err);
-	if (r >= 0 && (EVP_DigestFinal_ex(in.md, digest, &dlen) != 1 || dlen != 32))
+	if (r >= 0 && in.md && (EVP_DigestFinal_ex(in.md, digest, &dlen) != 1 || dlen != 32))
 		r = herd_error_set(err, EIO, "sha256: final failed");
 	if (r >= 0) {
-		store_sha256_hex(digest, res.download_sha256);
+		if (in.md)
+			store_sha256_hex(digest, res.download_sha256);
+		else
+			memcpy(res.download_sha256, res.raw_sha256, STORE_SHA256_HEX);
 		res.download_size = in.done;
 		res.raw_size = sink.offset;
 		res.raw_written = sink.written;
