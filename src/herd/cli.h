@@ -97,3 +97,4 @@ int cli_parse(struct cli *cli, const struct cli_command *cmd, int argc, char **a
 
 extern const struct cli_command cmd_image;
 extern const struct cli_command cmd_fs;
+extern const struct cli_command cmd_customize;

@@ -10,10 +10,7 @@
 #include "herd-config.h"
 
 static const struct cli_command *const commands[] = {
-    &cmd_expand,
-    &cmd_config,
-    &cmd_image,
-    &cmd_fs,
+    &cmd_expand, &cmd_config, &cmd_image, &cmd_fs, &cmd_customize,
 
 };
 

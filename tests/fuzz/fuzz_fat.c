@@ -1,8 +1,8 @@
 /*
  * fuzz_fat.c — libFuzzer harness for the FAT driver.
  *
- * The input is a whole filesystem image (at most 64 KiB) copied into a
- * memory blockdev.  The harness mounts it read-write, walks the tree
+ * The input (at most 64 KiB) is the start of a 4 MiB memory blockdev,
+ * zeros after it.  The harness mounts it read-write, walks the tree
  * (bounded depth and entry count, so a directory that contains its own
  * parent cannot recurse forever), stats and reads every file, asks for
  * info and used ranges, then tries a write, an append, a truncate, a
@@ -10,8 +10,9 @@
  * with a message; used ranges must be ascending and inside the device.
  *
  * Seed corpus (tests/fuzz/corpus/fat/) was made with mkfs.fat on 64 KiB
- * files (FAT12, and a FAT32 layout with 125 clusters) plus mtools for
- * long names, Unicode, subdirectories and multi-cluster files.
+ * files (FAT12, and a FAT32 layout with 94 clusters) and the first 64 KiB
+ * of a 3 MiB FAT16, plus mtools for long names, Unicode, subdirectories
+ * and multi-cluster files.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_DEPTH   6
 #define MAX_ENTRIES 256
+#define DEVICE_SIZE (4u << 20)
 
 struct walk {
 	void *fs;
@@ -133,9 +135,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 65536)
 		return 0;
-	if (blockdev_new_memory(data, size, &bd, &err) < 0)
+	/* The input is the head of a 4 MiB device (the rest reads as zeros),
+	 * so FAT16 (at least 4085 clusters) is reachable from 64 KiB inputs
+	 * and the metadata and first clusters are what gets mutated. */
+	if (blockdev_new_memory(NULL, DEVICE_SIZE, &bd, &err) < 0)
 		return 0;
-	rc.device = size;
+	if (size && blockdev_pwrite(bd, data, size, 0, &err) < 0)
+		abort();
+	rc.device = DEVICE_SIZE;
 	(void)vfs_fat_ops.probe(bd);
 	r = vfs_fat_ops.mount(bd, true, &fs, &err);
 	check_error(r, &err);

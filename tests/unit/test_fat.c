@@ -239,6 +239,17 @@ static void test_roundtrip_fat32(void **state)
 	roundtrip(*state, 32, 65536, "-s 1 -S 512");
 }
 
+/* 4 KiB sectors, and one FAT copy instead of two. */
+static void test_roundtrip_fat16_4k_sectors(void **state)
+{
+	roundtrip(*state, 16, 65536, "-S 4096 -s 1");
+}
+
+static void test_roundtrip_fat12_one_fat(void **state)
+{
+	roundtrip(*state, 12, 4096, "-f 1");
+}
+
 static void test_roundtrip_fat32_4k(void **state)
 {
 	roundtrip(*state, 32, 524288, "-s 8");
@@ -444,6 +455,24 @@ static void test_short_names(void **state)
 	fat_put(fs, "/a+b=c.tar.gz", "a", 1, VFS_WRITE_CREATE);
 	fat_put(fs, "/.hidden", "a", 1, VFS_WRITE_CREATE);
 	fat_put(fs, "/UPPER", "a", 1, VFS_WRITE_CREATE);
+	{
+		struct herd_error err = {0};
+		char name[300];
+		memset(name, 'n', 257);
+		name[0] = '/';
+		name[257] = '\0'; /* 256 characters */
+		assert_int_equal(
+		    vfs_fat_ops.write(fs, name, "a", 1, VFS_WRITE_CREATE, 0644, 0, 0, &err),
+		    -ENAMETOOLONG);
+		assert_int_equal(
+		    vfs_fat_ops.write(fs, "/a:b", "a", 1, VFS_WRITE_CREATE, 0644, 0, 0, &err),
+		    -EINVAL);
+		assert_int_equal(
+		    vfs_fat_ops.write(fs, "/trailing.", "a", 1, VFS_WRITE_CREATE, 0644, 0, 0, &err),
+		    -EINVAL);
+		assert_int_equal(vfs_fat_ops.mkdir(fs, "/bad\xff", 0755, 0, 0, &err), -EINVAL);
+		assert_non_null(strstr(err.message, "UTF-8"));
+	}
 	fat_close(fs);
 	fsck_clean(f->img);
 	char *argv[] = {"mdir", "-i", f->img, "::/", NULL};
@@ -640,6 +669,67 @@ static void test_root_full(void **state)
 	fsck_clean(f->img);
 }
 
+/* Interleaved appends give fragmented chains; deleting a file leaves
+ * holes that the next file fills.  mtools must read the same bytes. */
+static void test_fragmented(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[4000], b[1500], c[5000];
+	void *fs;
+
+	fill_pattern(a, sizeof(a), 1);
+	fill_pattern(b, sizeof(b), 2);
+	fill_pattern(c, sizeof(c), 3);
+	make_image(f->img, 16, 16384, "-s 1 -S 512");
+	fs = fat_open(f->img, true);
+	for (size_t off = 0; off < sizeof(a); off += 500) {
+		fat_put(fs, "/a.bin", a + off, 500, VFS_WRITE_CREATE | VFS_WRITE_APPEND);
+		fat_put(fs, "/b.bin", b + off % 1500, 100, VFS_WRITE_CREATE | VFS_WRITE_APPEND);
+	}
+	assert_int_equal(vfs_fat_ops.unlink(fs, "/b.bin", NULL), 0);
+	/* FAT16 has no FSInfo hint: after a remount allocation starts at
+	 * cluster 2 and c.bin lands in b.bin's holes. */
+	fat_close(fs);
+	fs = fat_open(f->img, true);
+	fat_put(fs, "/c.bin", c, sizeof(c), VFS_WRITE_CREATE);
+	expect_file(f, fs, "/a.bin", a, sizeof(a));
+	expect_file(f, fs, "/c.bin", c, sizeof(c));
+	fat_close(fs);
+	fsck_clean(f->img);
+	expect_mtools_file(f, "/a.bin", a, sizeof(a));
+	expect_mtools_file(f, "/c.bin", c, sizeof(c));
+}
+
+/* Stale entries after the 0x00 end marker must stay hidden when new
+ * entries are placed at the end. */
+static void test_end_marker(void **state)
+{
+	struct fixture *f = *state;
+	struct herd_error err = {0};
+	struct listing l = {0};
+	size_t len;
+	uint8_t *img, zero = 0;
+	void *fs;
+
+	make_image(f->img, 12, 1024, "");
+	fs = fat_open(f->img, true);
+	fat_put(fs, "/A", "a", 1, VFS_WRITE_CREATE);
+	fat_put(fs, "/B", "b", 1, VFS_WRITE_CREATE);
+	fat_put(fs, "/C", "c", 1, VFS_WRITE_CREATE);
+	fat_close(fs);
+	img = read_image(f->img, &len);
+	uint8_t *b = memmem(img, len, "B          ", 11);
+	assert_non_null(b);
+	patch_image(f->img, (uint64_t)(b - img), &zero, 1); /* B becomes the end */
+	free(img);
+	fs = fat_open(f->img, true);
+	fat_put(fs, "/N", "n", 1, VFS_WRITE_CREATE);
+	assert_int_equal(vfs_fat_ops.readdir(fs, "/", collect, &l, &err), 0);
+	assert_int_equal(l.count, 2);
+	assert_true(listed(&l, "A") && listed(&l, "N"));
+	fat_close(fs);
+}
+
 /* ---- used ranges ---- */
 
 struct ranges {
@@ -731,16 +821,72 @@ static void test_small_put_speed(void **state)
 	void *fs;
 
 	memset(data, 'x', sizeof(data));
-	make_image(f->img, 32, 262144, "");
-	t0 = now_ms();
+	/* 256 MiB (mkfs.fat default 512-byte clusters: a 2 MiB FAT) and 4 GiB
+	 * sparse (4 KiB clusters: 4 MiB FAT); only touched FAT chunks load. */
+	for (int i = 0; i < 2; i++) {
+		make_image(f->img, 32, i ? 4194304 : 262144, i ? "-s 8" : "");
+		sync(); /* do not time the flush of mkfs.fat's own writes */
+		t0 = now_ms();
+		fs = fat_open(f->img, true);
+		assert_int_equal(vfs_fat_ops.mkdir(fs, "/boot", 0755, 0, 0, NULL), 0);
+		fat_put(fs, "/boot/cmdline.txt", data, sizeof(data), VFS_WRITE_CREATE);
+		double t_ops = now_ms();
+		fat_close(fs);
+		t1 = now_ms();
+		printf("# FAT32 %s: mount + mkdir + small put %.2f ms, unmount (FAT write-back + "
+		       "fdatasync) %.2f ms\n",
+		       i ? "4 GiB" : "256 MiB", t_ops - t0, t1 - t_ops);
+		assert_true(t1 - t0 < 200);
+		fsck_clean(f->img);
+	}
+	/* Throughput: one 64 MiB file (contiguous clusters, joined I/O). */
+	{
+		size_t big = 64u << 20, got;
+		uint8_t *buf = malloc(big);
+		fill_pattern(buf, big, 1);
+		fs = fat_open(f->img, true);
+		t0 = now_ms();
+		fat_put(fs, "/big.bin", buf, big, VFS_WRITE_CREATE);
+		t1 = now_ms();
+		printf("# FAT32 4 GiB: write 64 MiB: %.1f ms\n", t1 - t0);
+		memset(buf, 0, big);
+		t0 = now_ms();
+		assert_int_equal(vfs_fat_ops.read(fs, "/big.bin", 0, buf, big, &got, NULL), 0);
+		t1 = now_ms();
+		printf("# FAT32 4 GiB: read 64 MiB: %.1f ms\n", t1 - t0);
+		fat_close(fs);
+		free(buf);
+		fsck_clean(f->img);
+	}
+}
+
+/* Many long names with one prefix: "~N" tails must stay unique and cheap. */
+static void test_many_collisions(void **state)
+{
+	struct fixture *f = *state;
+	char path[64], *tree;
+	double t0, t1;
+	int lines = 0;
+	void *fs;
+
+	make_image(f->img, 32, 65536, "-s 1");
 	fs = fat_open(f->img, true);
-	assert_int_equal(vfs_fat_ops.mkdir(fs, "/boot", 0755, 0, 0, NULL), 0);
-	fat_put(fs, "/boot/cmdline.txt", data, sizeof(data), VFS_WRITE_CREATE);
-	fat_close(fs);
+	assert_int_equal(vfs_fat_ops.mkdir(fs, "/many", 0755, 0, 0, NULL), 0);
+	t0 = now_ms();
+	for (int i = 0; i < 3000; i++) {
+		snprintf(path, sizeof(path), "/many/Long Name %d.txt", i);
+		fat_put(fs, path, path, strlen(path), VFS_WRITE_CREATE);
+	}
 	t1 = now_ms();
-	printf("# FAT32 256 MiB: mount + mkdir + small put + unmount: %.2f ms\n", t1 - t0);
-	assert_true(t1 - t0 < 200);
+	printf("# 3000 colliding long names in one directory: %.0f ms\n", t1 - t0);
+	fat_close(fs);
 	fsck_clean(f->img);
+	tree = mtools_tree(f->img);
+	for (char *p = tree; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, 3001);
+	assert_true(line_present(tree, "::/many/Long Name 2999.txt"));
+	free(tree);
 }
 
 int main(void)
@@ -751,6 +897,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_roundtrip_fat16, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip_fat32, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip_fat32_4k, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_fat16_4k_sectors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_fat12_one_fat, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mtools_populated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_non_bmp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_and_metadata, setup, teardown),
@@ -760,9 +908,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_chain_loop_and_crosslink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_root_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fragmented, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_end_marker, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_used_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fsinfo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_small_put_speed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_collisions, setup, teardown),
 	};
 
 	tool_env();

@@ -80,59 +80,24 @@ static int file_chain(struct fat_fs *fs, const struct fat_node *node, const char
 {
 	uint32_t size = fat_le32(node->entry, FAT_DIRENT_SIZE, 28);
 	uint32_t first = fat_node_cluster(fs, node);
+	uint32_t *chain;
 	size_t count;
 	int r;
 
 	if (first == 0 && size != 0)
 		return herd_error_set(err, EIO, "FAT: %s has %u bytes but no clusters", path, size);
-	r = fat_chain_collect(fs, first, path, ret, &count, err);
+	r = fat_chain_collect(fs, first, path, &chain, &count, err);
 	if (r < 0)
 		return r;
 	if (count != clusters_for(fs, size)) {
-		free(*ret);
+		free(chain);
 		return herd_error_set(err, EIO,
 				      "FAT: cluster chain of %s has %zu clusters but its size "
 				      "needs %zu (cross-linked or truncated chain)",
 				      path, count, clusters_for(fs, size));
 	}
+	*ret = chain;
 	*ret_count = count;
-	return 0;
-}
-
-/* Read or write [offset, offset+len) of a chain, joining runs of
- * consecutive clusters into one device I/O. */
-static int chain_io(struct fat_fs *fs, const uint32_t *chain, size_t count, uint64_t offset,
-		    void *buf, size_t len, bool write, struct herd_error *err)
-{
-	uint8_t *p = buf;
-	uint32_t cs = fs->g.cluster_size;
-
-	while (len > 0) {
-		size_t index = (size_t)(offset / cs), run = 1;
-		uint64_t within = offset % cs, span;
-		int r;
-		if (index >= count)
-			return herd_error_set(err, EIO, "FAT: I/O beyond the cluster chain");
-		while (index + run < count && chain[index + run] == chain[index] + run &&
-		       (uint64_t)run * cs - within < len)
-			run++;
-		span = (uint64_t)run * cs - within;
-		if (span > len)
-			span = len;
-		if (write)
-			r = blockdev_pwrite(fs->bd, p, (size_t)span,
-					    fat_cluster_offset(fs, chain[index]) + within, err);
-		else
-			r = blockdev_pread(fs->bd, p, (size_t)span,
-					   fat_cluster_offset(fs, chain[index]) + within, err);
-		if (r < 0)
-			return r;
-		p += span;
-		offset += span;
-		len -= (size_t)span;
-	}
-	if (write)
-		fs->dirty = true;
 	return 0;
 }
 
@@ -174,7 +139,7 @@ static int fat_read(void *opaque, const char *path, uint64_t offset, void *buf, 
 	}
 	if (len > size - offset)
 		len = (size_t)(size - offset);
-	r = chain_io(fs, chain, count, offset, buf, len, false, err);
+	r = fat_chain_io(fs, chain, count, offset, buf, len, false, err);
 	free(chain);
 	if (r < 0)
 		return herd_error_prefix(err, r, "FAT: reading %s", path);
@@ -214,29 +179,21 @@ static int resize_chain(struct fat_fs *fs, struct fat_node *node, uint32_t **cha
 	return 0;
 }
 
-static int create_file(struct fat_fs *fs, const char *path, const void *buf, size_t len,
-		       struct herd_error *err)
+/* Create `name` in the loaded directory `dir` with the given content. */
+static int create_file(struct fat_fs *fs, struct fat_dir *dir, const char *path, const char *name,
+		       const void *buf, size_t len, struct herd_error *err)
 {
-	struct fat_node parent;
-	struct fat_dir dir;
 	struct fat_entry_plan plan;
 	uint8_t tmpl[FAT_DIRENT_SIZE] = {0};
 	uint32_t *clusters = NULL;
-	const char *name;
 	size_t data;
 	uint64_t off;
 	int r;
 
 	if (len > FAT_MAX_FILE_SIZE)
 		return herd_error_set(err, EFBIG, "FAT: %s: files are limited to 4 GiB - 1", path);
-	r = fat_lookup_parent(fs, path, &parent, &name, err);
-	if (r < 0)
-		return r;
-	r = fat_dir_load(fs, fat_node_cluster(fs, &parent), path, &dir, err);
-	if (r < 0)
-		return r;
 	stamp_entry(tmpl, FAT_ATTR_ARCHIVE);
-	r = fat_dir_plan(fs, &dir, name, tmpl, &plan, err);
+	r = fat_dir_plan(fs, dir, name, tmpl, &plan, err);
 	if (r < 0)
 		goto out;
 	data = clusters_for(fs, len);
@@ -248,7 +205,7 @@ static int create_file(struct fat_fs *fs, const char *path, const void *buf, siz
 		r = fat_chain_link(fs, 0, clusters, data, err);
 		if (r < 0)
 			goto out;
-		r = chain_io(fs, clusters, data, 0, (void *)buf, len, true, err);
+		r = fat_chain_io(fs, clusters, data, 0, (void *)buf, len, true, err);
 		if (r < 0)
 			goto out;
 		fat_put16(e, FAT_DIRENT_SIZE, 26, (uint16_t)clusters[0]);
@@ -256,10 +213,9 @@ static int create_file(struct fat_fs *fs, const char *path, const void *buf, siz
 			fat_put16(e, FAT_DIRENT_SIZE, 20, (uint16_t)(clusters[0] >> 16));
 		fat_put32(e, FAT_DIRENT_SIZE, 28, (uint32_t)len);
 	}
-	r = fat_dir_commit(fs, &dir, &plan, clusters + data, &off, err);
+	r = fat_dir_commit(fs, dir, &plan, clusters + data, &off, err);
 out:
 	free(clusters);
-	fat_dir_release(&dir);
 	if (r < 0)
 		return herd_error_prefix(err, r, "%s", path);
 	return 0;
@@ -269,8 +225,9 @@ static int fat_write(void *opaque, const char *path, const void *buf, size_t len
 		     uint32_t mode, uint32_t uid, uint32_t gid, struct herd_error *err)
 {
 	struct fat_fs *fs = opaque;
-	struct fat_node node;
-	struct herd_error lookup_err = {0};
+	struct fat_node parent, node;
+	struct fat_dir dir;
+	const char *name;
 	uint32_t *chain = NULL, *extra = NULL;
 	size_t count, need;
 	uint64_t old_size, offset, new_size;
@@ -279,11 +236,25 @@ static int fat_write(void *opaque, const char *path, const void *buf, size_t len
 	r = need_writable(fs, err);
 	if (r < 0)
 		return r;
-	r = fat_lookup(fs, path, &node, &lookup_err);
-	if (r == -ENOENT && (flags & VFS_WRITE_CREATE))
-		return create_file(fs, path, buf, len, err);
+	if (strcmp(path, "/") == 0)
+		return herd_error_set(err, EISDIR, "FAT: / is a directory");
+	/* One walk: load the parent once, and create in it if needed. */
+	r = fat_lookup_parent(fs, path, &parent, &name, err);
 	if (r < 0)
-		return herd_error_set(err, -r, "%s", lookup_err.message);
+		return r;
+	r = fat_dir_load(fs, fat_node_cluster(fs, &parent), path, &dir, err);
+	if (r < 0)
+		return r;
+	r = fat_dir_find(fs, &dir, name, &node);
+	if (r == -ENOENT) {
+		if (flags & VFS_WRITE_CREATE)
+			r = create_file(fs, &dir, path, name, buf, len, err);
+		else
+			r = herd_error_set(err, ENOENT, "FAT: %s: no such file or directory", path);
+		fat_dir_release(&dir);
+		return r;
+	}
+	fat_dir_release(&dir);
 	if (flags & VFS_WRITE_EXCL)
 		return herd_error_set(err, EEXIST, "FAT: %s already exists", path);
 	if (fat_node_is_dir(&node))
@@ -309,7 +280,7 @@ static int fat_write(void *opaque, const char *path, const void *buf, size_t len
 	r = resize_chain(fs, &node, &chain, &count, need, extra, err);
 	if (r < 0)
 		goto out;
-	r = chain_io(fs, chain, count, offset, (void *)buf, len, true, err);
+	r = fat_chain_io(fs, chain, count, offset, (void *)buf, len, true, err);
 	if (r < 0)
 		goto out;
 	fat_put32(node.entry, FAT_DIRENT_SIZE, 28, (uint32_t)new_size);
@@ -367,7 +338,7 @@ static int fat_truncate(void *opaque, const char *path, uint64_t size, struct he
 		for (uint64_t pos = old_size; pos < size && r >= 0;) {
 			size_t n = size - pos < fs->g.cluster_size ? (size_t)(size - pos)
 								   : fs->g.cluster_size;
-			r = chain_io(fs, chain, count, pos, zero, n, true, err);
+			r = fat_chain_io(fs, chain, count, pos, zero, n, true, err);
 			pos += n;
 		}
 		if (r < 0)

@@ -305,6 +305,13 @@ int fat_mount(struct blockdev *bd, bool writable, void **ret_fs, struct herd_err
 		if (r < 0)
 			goto fail;
 	}
+	/* Writing into a volume with shared clusters would corrupt the other
+	 * owner: refuse before the first change (fat_check.c). */
+	if (writable) {
+		r = fat_check_crosslinks(fs, err);
+		if (r < 0)
+			goto fail;
+	}
 	*ret_fs = fs;
 	return 0;
 fail:

@@ -62,13 +62,10 @@ int fat_dir_load(struct fat_fs *fs, uint32_t first_cluster, const char *what, st
 		free(dir.clusters);
 		return herd_error_set(err, ENOMEM, "FAT: out of memory");
 	}
-	for (size_t i = 0; i < dir.cluster_count; i++) {
-		r = blockdev_pread(fs->bd, dir.data + i * fs->g.cluster_size, fs->g.cluster_size,
-				   fat_cluster_offset(fs, dir.clusters[i]), err);
-		if (r < 0) {
-			fat_dir_release(&dir);
-			return herd_error_prefix(err, r, "FAT: reading directory %s", what);
-		}
+	r = fat_chain_io(fs, dir.clusters, dir.cluster_count, 0, dir.data, dir.size, false, err);
+	if (r < 0) {
+		fat_dir_release(&dir);
+		return herd_error_prefix(err, r, "FAT: reading directory %s", what);
 	}
 	*ret = dir;
 	return 0;
@@ -239,6 +236,7 @@ int fat_lookup_parent(struct fat_fs *fs, const char *path, struct fat_node *ret_
 		      const char **ret_name, struct herd_error *err)
 {
 	const char *slash = strrchr(path, '/');
+	struct fat_node node;
 	char *parent;
 	int r;
 
@@ -247,12 +245,13 @@ int fat_lookup_parent(struct fat_fs *fs, const char *path, struct fat_node *ret_
 	parent = strndup(path, slash == path ? 1 : (size_t)(slash - path));
 	if (!parent)
 		return herd_error_set(err, ENOMEM, "FAT: out of memory");
-	r = fat_lookup(fs, parent, ret_parent, err);
-	if (r >= 0 && !fat_node_is_dir(ret_parent))
+	r = fat_lookup(fs, parent, &node, err);
+	if (r >= 0 && !fat_node_is_dir(&node))
 		r = herd_error_set(err, ENOTDIR, "FAT: %s: not a directory", parent);
 	free(parent);
 	if (r < 0)
 		return r;
+	*ret_parent = node;
 	*ret_name = slash + 1;
 	return 0;
 }
@@ -323,11 +322,14 @@ int fat_dir_plan(struct fat_fs *fs, const struct fat_dir *dir, const char *name,
 	/* First run of `need` free slots; after the 0x00 end marker every
 	 * slot is free. */
 	slots = dir->size / FAT_DIRENT_SIZE;
+	plan.end_slot = slots;
 	bool ended = false;
 	for (size_t i = 0; i < slots; i++) {
 		const uint8_t *e = dir->data + i * FAT_DIRENT_SIZE;
-		if (e[0] == 0)
+		if (e[0] == 0 && !ended) {
 			ended = true;
+			plan.end_slot = i;
+		}
 		if (ended || e[0] == FAT_DELETED) {
 			if (++run == need) {
 				found = i + 1 - need;
@@ -375,6 +377,17 @@ int fat_dir_commit(struct fat_fs *fs, struct fat_dir *dir, struct fat_entry_plan
 		       plan->grow_clusters * sizeof(*all));
 		dir->cluster_count += plan->grow_clusters;
 		plan->grow_clusters = 0;
+	}
+	/* Entries placed past the old end marker: whatever follows them must
+	 * still read as the end (fatgen103: everything after a 0x00 entry is
+	 * free, but may hold stale bytes), so zero the next slot's first byte. */
+	size_t next = plan->slot_index + plan->slot_count;
+	if (next > plan->end_slot && next < dir->size / FAT_DIRENT_SIZE &&
+	    dir->data[next * FAT_DIRENT_SIZE] != 0) {
+		const uint8_t zero = 0;
+		r = blockdev_pwrite(fs->bd, &zero, 1, fat_dir_slot_offset(fs, dir, next), err);
+		if (r < 0)
+			return herd_error_prefix(err, r, "FAT: writing directory entry");
 	}
 	for (size_t i = 0; i < plan->slot_count; i++) {
 		uint64_t off = fat_dir_slot_offset(fs, dir, plan->slot_index + i);

@@ -169,6 +169,10 @@ int fat_chain_free(struct fat_fs *fs, const uint32_t *clusters, size_t count,
 int fat_count_free(struct fat_fs *fs, struct herd_error *err);
 int fat_table_flush(struct fat_fs *fs, struct herd_error *err);
 int fat_used_ranges(void *fs, vfs_range_cb cb, void *userdata, struct herd_error *err);
+/* Read or write [offset, offset+len) of a chain, one device I/O per run
+ * of consecutive clusters. */
+int fat_chain_io(struct fat_fs *fs, const uint32_t *chain, size_t count, uint64_t offset, void *buf,
+		 size_t len, bool write, struct herd_error *err);
 /* Write zeros over whole clusters. */
 int fat_zero_clusters(struct fat_fs *fs, const uint32_t *clusters, size_t count,
 		      struct herd_error *err);
@@ -192,6 +196,10 @@ int fat_make_short_name(const uint16_t *units, size_t count, const uint8_t *exis
 bool fat_name_equal(const char *a, const char *b);
 void fat_time_encode(int64_t t, uint16_t *ret_date, uint16_t *ret_time, uint8_t *ret_tenth);
 int64_t fat_time_decode(uint16_t date, uint16_t time);
+
+/* fat_check.c: -EIO when two chains share a cluster (or a chain is broken);
+ * run once on writable mounts before anything is changed. */
+int fat_check_crosslinks(struct fat_fs *fs, struct herd_error *err);
 
 /* fat_dir.c */
 struct fat_dir {
@@ -251,6 +259,7 @@ struct fat_entry_plan {
 	size_t slot_count;
 	size_t slot_index;    /* first slot */
 	size_t grow_clusters; /* clusters to append to the directory first */
+	size_t end_slot;      /* first 0x00 end-of-directory slot before the change */
 };
 /* Build the slots for `name` with the short entry `tmpl` (name bytes and
  * NT flags are filled in) and find room; nothing is written. */

@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -231,6 +232,7 @@ int fat_make_short_name(const uint16_t *u, size_t n, const uint8_t *existing, si
 {
 	uint8_t base[8], ext[3];
 	size_t base_len = 0, ext_len = 0, dot, start = 0, last_dot = n;
+	uint8_t *used;
 	bool lossy = false;
 
 	memset(sn, ' ', 11);
@@ -310,20 +312,50 @@ int fat_make_short_name(const uint16_t *u, size_t n, const uint8_t *existing, si
 			return 0;
 		}
 	}
-	/* Numeric tail "~N": the base shrinks so base + tail fit 8 bytes. */
-	for (uint32_t tail = 1; tail < 1000000; tail++) {
-		char digits[8];
-		int dn = snprintf(digits, sizeof(digits), "~%u", tail);
-		size_t keep = base_len < 8 - (size_t)dn ? base_len : 8 - (size_t)dn;
-		memset(sn, ' ', 8);
-		memcpy(sn, base, keep);
-		memcpy(sn + keep, digits, (size_t)dn);
-		if (!short_exists(existing, existing_count, sn)) {
+	/* Numeric tail "~N": the base shrinks so base + tail fit 8 bytes.
+	 * For each tail width, one pass over the directory marks the tails
+	 * already taken; the smallest free one wins.  At most existing_count
+	 * tails can be taken, so only those below existing_count + 2 matter
+	 * and the work stays linear in the directory size. */
+	used = calloc(existing_count / 8 + 1, 1);
+	if (!used)
+		return herd_error_set(err, ENOMEM, "FAT: out of memory");
+	for (uint32_t width = 1, low = 1; width <= 6; width++, low *= 10) {
+		size_t keep = base_len < 7 - width ? base_len : 7 - width;
+		uint32_t high = low * 10 - 1, limit = (uint32_t)existing_count + 1;
+		memset(used, 0, existing_count / 8 + 1);
+		for (size_t i = 0; i < existing_count; i++) {
+			const uint8_t *e = existing + 11 * i;
+			uint32_t v = 0;
+			bool match = memcmp(e, base, keep) == 0 && e[keep] == '~' &&
+				     memcmp(e + 8, ext, ext_len) == 0;
+			for (size_t j = 0; match && j < width; j++) {
+				uint8_t c = e[keep + 1 + j];
+				match = c >= '0' && c <= '9';
+				v = v * 10 + (uint32_t)(c - '0');
+			}
+			for (size_t j = keep + 1 + width; match && j < 8; j++)
+				match = e[j] == ' ';
+			for (size_t j = ext_len; match && j < 3; j++)
+				match = e[8 + j] == ' ';
+			if (match && v >= low && v - low < existing_count + 1)
+				used[(v - low) / 8] |= (uint8_t)(1u << ((v - low) % 8));
+		}
+		for (uint32_t v = low; v <= high; v++) {
+			if (v - low < limit && (used[(v - low) / 8] & (1u << ((v - low) % 8))))
+				continue;
+			char digits[8];
+			snprintf(digits, sizeof(digits), "~%u", v);
+			memset(sn, ' ', 8);
+			memcpy(sn, base, keep);
+			memcpy(sn + keep, digits, width + 1);
+			free(used);
 			*ret_nt = 0;
 			*ret_needs_lfn = true;
 			return 0;
 		}
 	}
+	free(used);
 	return herd_error_set(err, ENOSPC, "FAT: no free short name for this long name");
 }
 

@@ -303,6 +303,9 @@ int fat_find_free(struct fat_fs *fs, size_t count, uint32_t **ret, struct herd_e
 		c = c - 2 + 1 >= fs->g.cluster_count ? 2 : c + 1;
 	}
 	if (n < count) {
+		/* The scan saw every cluster: n is now the exact free count. */
+		fs->free_count = (uint32_t)n;
+		fs->free_exact = true;
 		free(found);
 		return herd_error_set(err, ENOSPC, "FAT: no free clusters (%zu needed, %zu free)",
 				      count, n);
@@ -368,6 +371,43 @@ int fat_zero_clusters(struct fat_fs *fs, const uint32_t *clusters, size_t count,
 	free(zero);
 	fs->dirty = true;
 	return r;
+}
+
+/* Read or write [offset, offset+len) of a chain, joining runs of
+ * consecutive clusters into one device I/O. */
+int fat_chain_io(struct fat_fs *fs, const uint32_t *chain, size_t count, uint64_t offset, void *buf,
+		 size_t len, bool write, struct herd_error *err)
+{
+	uint8_t *p = buf;
+	uint32_t cs = fs->g.cluster_size;
+
+	while (len > 0) {
+		size_t index = (size_t)(offset / cs), run = 1;
+		uint64_t within = offset % cs, span;
+		int r;
+		if (index >= count)
+			return herd_error_set(err, EIO, "FAT: I/O beyond the cluster chain");
+		while (index + run < count && chain[index + run] == chain[index] + run &&
+		       (uint64_t)run * cs - within < len)
+			run++;
+		span = (uint64_t)run * cs - within;
+		if (span > len)
+			span = len;
+		if (write)
+			r = blockdev_pwrite(fs->bd, p, (size_t)span,
+					    fat_cluster_offset(fs, chain[index]) + within, err);
+		else
+			r = blockdev_pread(fs->bd, p, (size_t)span,
+					   fat_cluster_offset(fs, chain[index]) + within, err);
+		if (r < 0)
+			return r;
+		p += span;
+		offset += span;
+		len -= (size_t)span;
+	}
+	if (write)
+		fs->dirty = true;
+	return 0;
 }
 
 int fat_table_flush(struct fat_fs *fs, struct herd_error *err)

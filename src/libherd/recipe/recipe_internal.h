@@ -1,0 +1,55 @@
+/*
+ * recipe_internal.h — what the planner files (plan.c, users.c,
+ * network.c) share: appending operations to a recipe, and the image's
+ * user database as the planner sees and changes it.
+ */
+#pragma once
+
+#include "recipe/recipe.h"
+
+/* Append an operation; strings are copied (NULL stays NULL).  data_len is
+ * used for RECIPE_WRITE (data may hold any bytes); otherwise strlen.
+ * Returns 0 or -ENOMEM. */
+int recipe_add(struct recipe *r, enum recipe_op_type type, enum recipe_part part,
+	       const char *setting, const char *path, const char *data, size_t data_len,
+	       const char *key, unsigned flags, uint32_t mode, uint32_t uid, uint32_t gid);
+/* RECIPE_WRITE of a NUL-terminated text. */
+int recipe_add_text(struct recipe *r, const char *setting, enum recipe_part part, const char *path,
+		    const char *text, uint32_t mode, uint32_t uid, uint32_t gid);
+int recipe_warn(struct recipe *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The image's /etc/passwd, /etc/shadow and /etc/group as lines, changed
+ * in memory by the user setting and written back as whole files. */
+struct recipe_userdb {
+	struct strv passwd, shadow, group, gshadow;
+	bool has_shadow, has_gshadow;
+	/* mode/owner of the files as found, kept when writing back */
+	struct vfs_stat st_passwd, st_shadow, st_group, st_gshadow;
+	bool dirty_passwd, dirty_shadow, dirty_group, dirty_gshadow;
+};
+
+int userdb_load(struct vfs *root, struct recipe_userdb *db, struct herd_error *err);
+void userdb_free(struct recipe_userdb *db);
+/* Look up by name: fills uid, gid, home (malloc'ed); -ENOENT when absent. */
+int userdb_user(const struct recipe_userdb *db, const char *name, uint32_t *ret_uid,
+		uint32_t *ret_gid, char **ret_home);
+int userdb_group(const struct recipe_userdb *db, const char *name, uint32_t *ret_gid);
+/* "user" or "user:group", names or numbers → uid/gid. */
+int userdb_owner(const struct recipe_userdb *db, const char *owner, uint32_t *ret_uid,
+		 uint32_t *ret_gid, struct herd_error *err);
+/* The user setting, password hash: changes db and adds home operations.
+ * *ret_name is the user keys and files belong to (malloc'ed, or NULL when
+ * the image has no first user and none was asked for). */
+int userdb_plan(struct recipe *r, struct vfs *root, struct recipe_userdb *db,
+		const struct herd_settings *s, bool os_known, char **ret_name,
+		struct herd_error *err);
+/* Write operations for the files that changed. */
+int userdb_emit(struct recipe *r, const struct recipe_userdb *db);
+
+/* Network settings (Wi-Fi, static address) for r->network. */
+int network_plan(struct recipe *r, const struct recipe_target *t, const struct herd_settings *s,
+		 struct herd_error *err);
+
+/* Read a local file (settings sources, key files) up to max bytes. */
+int recipe_read_local(const char *path, size_t max, char **ret, size_t *ret_len,
+		      struct herd_error *err);
