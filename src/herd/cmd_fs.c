@@ -20,6 +20,7 @@
 #include "base/parse.h"
 #include "cli.h"
 #include "image/image.h"
+#include "store/store.h"
 #include "output.h"
 
 #define FS_MAX_FILE (1ull << 32) /* largest file put/get moves through memory */
@@ -28,6 +29,7 @@ struct fs_target {
 	struct image *img;
 	struct vfs *fs;
 	char *image, *part, *path;
+	struct store_entry *entry; /* when IMAGE is a store name: held while in use */
 	const char *spec;
 	bool writable;
 };
@@ -38,6 +40,7 @@ static void target_free(struct fs_target *t)
 	free(t->part);
 	free(t->path);
 	t->image = t->part = t->path = NULL;
+	t->entry = store_entry_close(t->entry);
 }
 
 /* Open IMAGE:PART:/path; on failure prints and returns an exit code, else -1. */
@@ -45,6 +48,7 @@ static int target_open(const char *spec, bool writable, struct fs_target *t)
 {
 	struct herd_error err = {0};
 	unsigned flags = writable ? IMAGE_WRITABLE | IMAGE_OVERLAY : IMAGE_READ_ONLY;
+	char *resolved = NULL;
 
 	memset(t, 0, sizeof(*t));
 	t->spec = spec;
@@ -52,6 +56,20 @@ static int target_open(const char *spec, bool writable, struct fs_target *t)
 	if (image_parse_location(spec, &t->image, &t->part, &t->path, &err) < 0) {
 		cli_fail("%s", herd_error_message(&err));
 		return EXIT_USAGE;
+	}
+	if (store_resolve_image(t->image, &resolved, &t->entry, &err) < 0) {
+		target_free(t);
+		return cli_fail_error(&err);
+	}
+	free(t->image);
+	t->image = resolved;
+	if (t->entry && writable) {
+		/* A store entry is a verified cache shared by every later get,
+		 * burn and build; edits belong in a copy. */
+		cli_fail("%s: a store image is read-only (copy %s and edit the copy)",
+			 t->entry->info.name, t->image);
+		target_free(t);
+		return EXIT_FAIL;
 	}
 	if (image_open(t->image, flags, &t->img, &err) < 0) {
 		target_free(t);

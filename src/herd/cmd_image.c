@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_image_store.h"
+#include "base/macros.h"
 #include "image/image.h"
 #include "output.h"
 
@@ -194,6 +196,8 @@ static const struct cli_command cmd_image_map = {
 static int image_info_run(struct cli *cli, int argc, char **argv)
 {
 	struct herd_error err = {0};
+	struct store_entry *entry = NULL;
+	char *resolved = NULL;
 	struct image *img = NULL;
 	struct part_row rows[PTABLE_MAX_PARTITIONS];
 	struct image_os os;
@@ -204,8 +208,13 @@ static int image_info_run(struct cli *cli, int argc, char **argv)
 
 	if (r >= 0)
 		return r;
-	if (image_open(path, IMAGE_READ_ONLY, &img, &err) < 0)
+	if (store_resolve_image(path, &resolved, &entry, &err) < 0)
 		return cli_fail_error(&err);
+	path = resolved;
+	if (image_open(path, IMAGE_READ_ONLY, &img, &err) < 0) {
+		r = cli_fail_error(&err);
+		goto out;
+	}
 	for (unsigned i = 0; i < img->table.count; i++) {
 		struct blockdev *part = NULL;
 		struct vfs *fs = NULL;
@@ -220,13 +229,21 @@ static int image_info_run(struct cli *cli, int argc, char **argv)
 		n++;
 	}
 	have_os = image_detect_os(img, &os, NULL) == 0;
-	if (cli->json)
-		r = output_json(info_json(path, img, rows, n, &os, have_os));
-	else {
+	if (cli->json) {
+		json_t *root = info_json(path, img, rows, n, &os, have_os);
+		if (root && entry)
+			json_object_set_new(root, "store", image_store_entry_json(&entry->info));
+		r = output_json(root);
+	} else {
+		if (entry)
+			image_store_entry_print(&entry->info);
 		info_text(path, img, rows, n, &os, have_os);
 		r = EXIT_OK;
 	}
 	image_close(img);
+out:
+	store_entry_close(entry);
+	free(resolved);
 	return r;
 }
 
@@ -235,13 +252,22 @@ static int image_map_run(struct cli *cli, int argc, char **argv)
 	struct herd_error err = {0};
 	struct rangeset map = RANGESET_INIT;
 	struct image *img = NULL;
+	struct store_entry *entry = NULL;
+	_cleanup_free_ char *resolved = NULL;
 	const char *path;
 	uint64_t total;
 	int r = parse_image_args(cli, &cmd_image_map, argc, argv, &path);
 
 	if (r >= 0)
 		return r;
-	if (image_open(path, IMAGE_READ_ONLY, &img, &err) < 0)
+	if (store_resolve_image(path, &resolved, &entry, &err) < 0)
+		return cli_fail_error(&err);
+	path = resolved;
+	r = image_open(path, IMAGE_READ_ONLY, &img, &err);
+	/* The entry's shared lock only has to outlive the open: rm then
+	 * refuses, and an unlinked file stays readable through our fd. */
+	entry = store_entry_close(entry);
+	if (r < 0)
 		return cli_fail_error(&err);
 	if (image_used_map(img, &map, &err) < 0) {
 		image_close(img);
@@ -281,8 +307,8 @@ static int image_map_run(struct cli *cli, int argc, char **argv)
 }
 
 static const struct cli_command *const image_subcommands[] = {
-    &cmd_image_info,
-    &cmd_image_map,
+    &cmd_image_info, &cmd_image_map, &cmd_image_get,	  &cmd_image_import,
+    &cmd_image_ls,   &cmd_image_rm,  &cmd_image_versions,
 };
 
 static int image_run(struct cli *cli, int argc, char **argv)
@@ -293,14 +319,19 @@ static int image_run(struct cli *cli, int argc, char **argv)
 
 const struct cli_command cmd_image = {
     .name = "image",
-    .summary = "inspect images: partitions, filesystems, OS, used-block map",
+    .summary = "the image store and image inspection: get, ls, info, map",
     .usage = "Usage: herd image <subcommand> [--json] ...\n"
 	     "\n"
 	     "Subcommands:\n"
-	     "  info IMAGE   partition table, partitions, filesystems, detected OS\n"
-	     "  map IMAGE    the used-block map (ranges that hold anything) and its total\n"
+	     "  get URL|latest|NAME   download into the store, verify, unpack once\n"
+	     "  import FILE           put a local image file into the store\n"
+	     "  ls                    images in the store\n"
+	     "  versions              images offered by the OS list\n"
+	     "  rm NAME               remove an image from the store\n"
+	     "  info IMAGE            partition table, partitions, filesystems, detected OS\n"
+	     "  map IMAGE             the used-block map (ranges that hold anything)\n"
 	     "\n"
-	     "IMAGE is a raw image file (or a block device, read-only).\n"
+	     "IMAGE is a store name, a raw image file or a block device (read-only).\n"
 	     "'herd image <subcommand> --help' for details.\n",
     .run = image_run,
 };
