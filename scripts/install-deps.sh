@@ -20,7 +20,8 @@ build=(
 )
 test=(
 	libcmocka-dev dosfstools mtools e2fsprogs fdisk gdisk util-linux
-	xz-utils zstd coreutils bmap-tools
+	xz-utils zstd gzip bzip2 zip coreutils procps mount python3
+	openssh-client bmap-tools
 )
 
 if [ "$(id -u)" -ne 0 ]; then
