@@ -5,10 +5,12 @@
 #   1. install dependencies (scripts/install-deps.sh) and build herd (release)
 #   2. build a Raspberry-Pi-layout sample image (scripts/make-sample-image.sh)
 #   3. inspect it: partitions, filesystems, OS, used-block map
-#   4. for each host of red[01-03]: copy the image (sparse) and give the copy
-#      its own identity with herd, as an unprivileged user, no mounts
-#   5. verify every copy with the independent tools (fsck.fat, e2fsck,
-#      debugfs, mtools) and print a result table
+#   4. customize it with the settings every card shares (herd customize)
+#   5. burn one card per host of red[01-03] in one pass (herd burn, files
+#      standing in for SD cards): per-card hostname, used blocks only,
+#      read-back verify — herd runs as an unprivileged user, no mounts
+#   6. check every card with the independent tools (debugfs, mtools,
+#      fsck.fat, e2fsck) and print a result table
 #
 # Output goes to build/demo/.  HERD_SKIP_DEPS=1 skips step 1's apt part.
 set -euo pipefail
@@ -48,31 +50,37 @@ echo
 run_herd image map "$out/sample.img" | tail -1
 echo
 
-printf '%-8s %-12s %-10s %-10s %-8s %-8s\n' HOST IMAGE HOSTNAME BOOT/ssh FSCK.FAT E2FSCK
+echo "== herd customize: settings every card shares (ssh on, key-only login, timezone)"
+ssh_key=$out/demo_key.pub
+echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHdlbW9rZXlmb3JoZXJkZGVtb25vdHJlYWxseXVzZWQx demo@herd" >"$ssh_key"
+chmod a+r "$ssh_key"
+run_herd customize "$out/sample.img" --ssh --sshkey "$ssh_key" --timezone Europe/Berlin
+echo
+echo "== herd burn: one pass, one card per host of $hosts (files stand in for SD cards)"
+devices=$(run_herd expand "$hosts" | sed "s|^|$out/|; s|\$|.img|" | paste -sd,)
+run_herd burn "$out/sample.img" --device "$devices" --hostname "$hosts" --yes
+echo
+echo "== independent check of every card (debugfs, mtools, fsck.fat, e2fsck)"
+printf '%-8s %-12s %-10s %-10s %-14s %-8s %-8s\n' HOST IMAGE HOSTNAME BOOT/ssh TIMEZONE FSCK.FAT E2FSCK
 status=0
 for host in $(run_herd expand "$hosts"); do
 	img=$out/$host.img
-	cp --sparse=always "$out/sample.img" "$img"
-	chmod a+rw "$img"
-	echo "$host" >"$out/$host.hostname"
-	run_herd fs put --mode 0644 "$out/$host.hostname" "$img:root:/etc/hostname"
-	: >"$out/empty"
-	run_herd fs put "$out/empty" "$img:boot:/ssh"
-
 	root_off=$(( $(sfdisk -d "$img" | sed -n 's/.*2 : start= *\([0-9]*\),.*/\1/p') * 512 ))
 	got=$(debugfs -R 'cat /etc/hostname' "$img?offset=$root_off" 2>/dev/null)
+	tz=$(debugfs -R 'cat /etc/timezone' "$img?offset=$root_off" 2>/dev/null)
 	boot=$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$img@@4194304" ::/ssh >/dev/null 2>&1 && echo yes || echo no)
 	# fsck.fat has no offset option: check a copy of the boot partition.
 	dd if="$img" of="$out/boot.part" bs=1M skip=4 count=512 conv=sparse status=none
 	fat=$(fsck.fat -n "$out/boot.part" >/dev/null 2>&1 && echo clean || echo ERRORS)
 	rm -f "$out/boot.part"
 	e2=$(e2fsck -fn "$img?offset=$root_off" >/dev/null 2>&1 && echo clean || echo ERRORS)
-	[ "$got" = "$host" ] && [ "$boot" = yes ] && [ "$fat" = clean ] && [ "$e2" = clean ] || status=1
-	printf '%-8s %-12s %-10s %-10s %-8s %-8s\n' "$host" "$(basename "$img")" "$got" "$boot" "$fat" "$e2"
+	[ "$got" = "$host" ] && [ "$boot" = yes ] && [ "$tz" = Europe/Berlin ] &&
+		[ "$fat" = clean ] && [ "$e2" = clean ] || status=1
+	printf '%-8s %-12s %-10s %-10s %-14s %-8s %-8s\n' "$host" "$(basename "$img")" "$got" "$boot" "$tz" "$fat" "$e2"
 done
 echo
 if [ $status -eq 0 ]; then
-	echo "demo: all copies customized and verified (images in $out/)"
+	echo "demo: all cards burnt, customized and verified (images in $out/)"
 else
 	echo "demo: verification FAILED" >&2
 fi
