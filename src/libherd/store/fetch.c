@@ -18,6 +18,7 @@
 
 #include "base/parse.h"
 #include "herd-config.h"
+#include "store/curl_loader.h"
 #include "store/fetch.h"
 
 struct fetch_ctx {
@@ -39,7 +40,7 @@ static size_t fetch_write_cb(char *data, size_t size, size_t nmemb, void *userda
 
 	if (!ctx->checked) {
 		long status = 0;
-		curl_easy_getinfo(ctx->curl, CURLINFO_RESPONSE_CODE, &status);
+		herd_curl()->easy_getinfo(ctx->curl, CURLINFO_RESPONSE_CODE, &status);
 		ctx->checked = true;
 		if (ctx->start > 0 && status != 206) {
 			/* The server ignored the Range: start the file over. */
@@ -105,18 +106,18 @@ static int fetch_progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlno
 
 static void fetch_common_options(CURL *c, const char *url)
 {
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "herd/" HERD_VERSION);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	herd_curl()->easy_setopt(c, CURLOPT_URL, url);
+	herd_curl()->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	herd_curl()->easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	herd_curl()->easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	herd_curl()->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	herd_curl()->easy_setopt(c, CURLOPT_USERAGENT, "herd/" HERD_VERSION);
+	herd_curl()->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 	/* Give up on a stalled connection: under 1 byte/s for 60 s. */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	herd_curl()->easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	herd_curl()->easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	herd_curl()->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	herd_curl()->easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 }
 
 static int curl_failure(CURL *c, CURLcode cr, const char *errbuf, const char *url,
@@ -124,13 +125,14 @@ static int curl_failure(CURL *c, CURLcode cr, const char *errbuf, const char *ur
 {
 	long status = 0;
 
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	herd_curl()->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (cr == CURLE_HTTP_RETURNED_ERROR)
 		return herd_error_set(err, status == 404 || status == 410 ? ENOENT : EIO,
 				      "%s: HTTP %ld", url, status);
 	if (cr == CURLE_PARTIAL_FILE)
 		return herd_error_set(err, EIO, "%s: transfer ended early (truncated body)", url);
-	return herd_error_set(err, EIO, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cr));
+	return herd_error_set(err, EIO, "%s: %s", url,
+			      errbuf[0] ? errbuf : herd_curl()->easy_strerror(cr));
 }
 
 int store_fetch_to_fd(const char *url, int fd, store_progress_fn progress, void *userdata,
@@ -139,14 +141,16 @@ int store_fetch_to_fd(const char *url, int fd, store_progress_fn progress, void 
 	char errbuf[CURL_ERROR_SIZE];
 	struct stat st;
 	uint64_t resumed = 0;
-	int r = 0;
+	int r = herd_curl_load(err);
 
+	if (r < 0)
+		return r;
 	if (fstat(fd, &st) < 0)
 		return herd_error_set(err, errno, "partial file: %s", strerror(errno));
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct fetch_ctx ctx = {
 		    .fd = fd, .progress = progress, .userdata = userdata, .range_total = -1};
-		CURL *c = curl_easy_init();
+		CURL *c = herd_curl()->easy_init();
 		CURLcode cr;
 		long status = 0;
 
@@ -155,51 +159,52 @@ int store_fetch_to_fd(const char *url, int fd, store_progress_fn progress, void 
 		ctx.curl = c;
 		ctx.start = attempt == 0 ? (uint64_t)st.st_size : 0;
 		if (attempt > 0 && ftruncate(fd, 0) < 0) {
-			curl_easy_cleanup(c);
+			herd_curl()->easy_cleanup(c);
 			return herd_error_set(err, errno, "partial file: %s", strerror(errno));
 		}
 		errbuf[0] = '\0';
 		fetch_common_options(c, url);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write_cb);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
-		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, fetch_progress_cb);
-		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &ctx);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, fetch_header_cb);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, &ctx);
+		herd_curl()->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+		herd_curl()->easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write_cb);
+		herd_curl()->easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
+		herd_curl()->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		herd_curl()->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, fetch_progress_cb);
+		herd_curl()->easy_setopt(c, CURLOPT_XFERINFODATA, &ctx);
+		herd_curl()->easy_setopt(c, CURLOPT_HEADERFUNCTION, fetch_header_cb);
+		herd_curl()->easy_setopt(c, CURLOPT_HEADERDATA, &ctx);
 		if (ctx.start > 0)
-			curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)ctx.start);
+			herd_curl()->easy_setopt(c, CURLOPT_RESUME_FROM_LARGE,
+						 (curl_off_t)ctx.start);
 		resumed = ctx.start;
-		cr = curl_easy_perform(c);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		cr = herd_curl()->easy_perform(c);
+		herd_curl()->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		if (cr == CURLE_OK) {
 			/* An empty 206/200 never calls the write callback. */
 			if (!ctx.checked && ctx.start > 0 && status != 206 && ftruncate(fd, 0) < 0)
 				r = herd_error_set(err, errno, "partial file: %s", strerror(errno));
 			if (ctx.checked)
 				resumed = ctx.start;
-			curl_easy_cleanup(c);
+			herd_curl()->easy_cleanup(c);
 			break;
 		}
 		if (ctx.error < 0) {
 			r = herd_error_set(err, -ctx.error, "%s: writing the download: %s", url,
 					   strerror(-ctx.error));
-			curl_easy_cleanup(c);
+			herd_curl()->easy_cleanup(c);
 			break;
 		}
 		if (status == 416 && ctx.start > 0 && ctx.range_total == (int64_t)ctx.start) {
 			/* Everything is already here (killed after the download). */
-			curl_easy_cleanup(c);
+			herd_curl()->easy_cleanup(c);
 			break;
 		}
 		if (attempt == 0 && ctx.start > 0 &&
 		    (status == 416 || cr == CURLE_RANGE_ERROR || cr == CURLE_BAD_DOWNLOAD_RESUME)) {
-			curl_easy_cleanup(c);
+			herd_curl()->easy_cleanup(c);
 			continue;
 		}
 		r = curl_failure(c, cr, errbuf, url, err);
-		curl_easy_cleanup(c);
+		herd_curl()->easy_cleanup(c);
 		break;
 	}
 	if (r >= 0 && ret_resumed_from)
@@ -238,17 +243,21 @@ int store_fetch_small(const char *url, size_t max, char **ret_buf, size_t *ret_l
 {
 	struct small_ctx ctx = {.max = max};
 	char errbuf[CURL_ERROR_SIZE] = "";
-	CURL *c = curl_easy_init();
+	CURL *c;
+
+	if (herd_curl_load(err) < 0)
+		return -ELIBACC;
+	c = herd_curl()->easy_init();
 	CURLcode cr;
 	int r = 0;
 
 	if (!c)
 		return herd_error_set(err, ENOMEM, "curl: cannot initialise");
 	fetch_common_options(c, url);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, small_write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
-	cr = curl_easy_perform(c);
+	herd_curl()->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	herd_curl()->easy_setopt(c, CURLOPT_WRITEFUNCTION, small_write_cb);
+	herd_curl()->easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
+	cr = herd_curl()->easy_perform(c);
 	if (cr != CURLE_OK) {
 		if (ctx.too_big)
 			r = herd_error_set(err, EFBIG, "%s: larger than %zu bytes", url, max);
@@ -259,7 +268,7 @@ int store_fetch_small(const char *url, size_t max, char **ret_buf, size_t *ret_l
 		if (!ctx.buf)
 			r = herd_error_set(err, ENOMEM, "%s: out of memory", url);
 	}
-	curl_easy_cleanup(c);
+	herd_curl()->easy_cleanup(c);
 	if (r < 0) {
 		free(ctx.buf);
 		return r;
