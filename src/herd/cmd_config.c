@@ -163,17 +163,11 @@ static int show_run(struct cli *cli, int argc, char **argv)
 	};
 	struct herd_settings overrides, resolved;
 	struct herd_error err = {0};
-	struct fleet *fleet = NULL;
 	const char *config = NULL, *host = NULL;
-	size_t n = ELEMENTSOF(own);
 	int opt, r, rc;
 
-	memcpy(options, own, sizeof(own));
-	r = settings_cli_add_options(options + n, ELEMENTSOF(options) - n - 1);
-	if (r < 0)
+	if (settings_cli_options(own, ELEMENTSOF(own), options, ELEMENTSOF(options)) < 0)
 		return cli_fail("config show: too many options");
-	n += (size_t)r;
-	options[n] = (struct option){0};
 
 	settings_init(&overrides);
 	while ((opt = getopt_long(argc, argv, CLI_OPTSTRING("c:"), options, NULL)) != -1) {
@@ -207,24 +201,9 @@ static int show_run(struct cli *cli, int argc, char **argv)
 		settings_free(&overrides);
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
 	}
-	if (config && !host) {
-		settings_free(&overrides);
-		return cli_usage_error(cli, "--config needs --host NAME (see 'herd config hosts')");
-	}
-	if (host && !config) {
-		settings_free(&overrides);
-		return cli_usage_error(cli, "--host needs --config FILE");
-	}
-
-	if (config && fleet_load(config, environ, &fleet, &err) < 0) {
-		settings_free(&overrides);
-		return cli_fail_error(&err);
-	}
-	r = fleet_resolve_host(fleet, host, &overrides, environ, &resolved, &err);
-	settings_free(&overrides);
-	fleet_free(fleet);
-	if (r < 0)
-		return cli_fail_error(&err);
+	rc = settings_cli_resolve(cli, config, host, &overrides, &resolved);
+	if (rc >= 0)
+		return rc;
 	rc = print_settings(cli, host, &resolved);
 	settings_free(&resolved);
 	return rc;

@@ -8,6 +8,11 @@
  */
 #include "settings_cli.h"
 
+#include "cli.h"
+#include "config/fleet.h"
+
+extern char **environ;
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,4 +116,45 @@ void settings_cli_print_help(FILE *out)
 		col += n + 1;
 	}
 	fputc('\n', out);
+}
+
+int settings_cli_options(const struct option *own, size_t own_count, struct option *buf, size_t cap)
+{
+	int r;
+
+	if (own_count + 1 > cap)
+		return -ENOBUFS;
+	memcpy(buf, own, own_count * sizeof(*own));
+	r = settings_cli_add_options(buf + own_count, cap - own_count - 1);
+	if (r < 0)
+		return r;
+	buf[own_count + (size_t)r] = (struct option){0};
+	return 0;
+}
+
+int settings_cli_resolve(struct cli *cli, const char *config, const char *host,
+			 struct herd_settings *overrides, struct herd_settings *ret)
+{
+	struct herd_error err = {0};
+	struct fleet *fleet = NULL;
+	int r;
+
+	if (config && !host) {
+		settings_free(overrides);
+		return cli_usage_error(cli, "--config needs --host NAME (see 'herd config hosts')");
+	}
+	if (host && !config) {
+		settings_free(overrides);
+		return cli_usage_error(cli, "--host needs --config FILE");
+	}
+	if (config && fleet_load(config, environ, &fleet, &err) < 0) {
+		settings_free(overrides);
+		return cli_fail_error(&err);
+	}
+	r = fleet_resolve_host(fleet, host, overrides, environ, ret, &err);
+	settings_free(overrides);
+	fleet_free(fleet);
+	if (r < 0)
+		return cli_fail_error(&err);
+	return -1;
 }

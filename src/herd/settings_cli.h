@@ -7,17 +7,15 @@
  * all of them and in their --help at once.
  *
  * Use:
- *   struct option opts[64];
- *   size_t n = 0;
- *   ... own options into opts[n++] ...
- *   n += settings_cli_add_options(opts + n, ELEMENTSOF(opts) - n - 1);
- *   opts[n] = (struct option){0};
+ *   struct option opts[96];
+ *   settings_cli_options(own, ELEMENTSOF(own), opts, ELEMENTSOF(opts));
  *   while ((opt = getopt_long(...)) != -1) {
  *           int r = settings_cli_parse(opt, optarg, &overrides, &err);
  *           if (r > 0) continue;            // was a settings flag
  *           if (r < 0) usage error with err  // bad value
  *           ...
  *   }
+ *   rc = settings_cli_resolve(cli, config, host, &overrides, &resolved);
  *
  * Option values are SETTINGS_CLI_OPT_BASE and up, clear of any character
  * a command uses as a short option.  List flags (--sshkey, --dns) may be
@@ -46,3 +44,21 @@ int settings_cli_parse(int opt, const char *value, struct herd_settings *overrid
 		       struct herd_error *err);
 /* The "Settings:" help section: one line per flag, generated. */
 void settings_cli_print_help(FILE *out);
+
+struct cli;
+
+/* Own options followed by the settings flags and the terminator, in buf.
+ * Returns 0, or -ENOBUFS when cap is too small. */
+int settings_cli_options(const struct option *own, size_t own_count, struct option *buf,
+			 size_t cap);
+
+/*
+ * One host's settings, resolved the way every settings-taking command does
+ * (config show, customize; build and burn next): --config and --host go
+ * together; the fleet file, if given, is loaded and the host resolved with
+ * flags > HERD_<KEY> > host entry > defaults.  `overrides` (the flags) is
+ * consumed: freed in every case.  Returns -1 with *ret filled, or the exit
+ * code after printing the one-line error.
+ */
+int settings_cli_resolve(struct cli *cli, const char *config, const char *host,
+			 struct herd_settings *overrides, struct herd_settings *ret);
