@@ -56,6 +56,13 @@ struct ptable {
 	} meta[PTABLE_MAX_PARTITIONS + 8];
 };
 
+/* MBR type bytes of extended-partition containers (DOS, LBA, Linux):
+ * they hold the EBR chain, not a filesystem (GPT entries have type 0). */
+static inline int ptable_mbr_is_extended(uint8_t type)
+{
+	return type == 0x05 || type == 0x0f || type == 0x85;
+}
+
 const char *ptable_type_name(enum ptable_type type);
 
 /* Read the table of `bd`.  PTABLE_NONE is a success (no table found). */

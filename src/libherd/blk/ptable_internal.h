@@ -65,12 +65,6 @@ void ptable_add_warning(struct ptable *t, const char *fmt, ...)
  * three fields little-endian, the last two big-endian, lowercase. */
 void ptable_format_guid(const uint8_t guid[16], char out[37]);
 
-/* MBR type bytes of extended-partition containers (DOS, LBA, Linux). */
-static inline int ptable_mbr_is_extended(uint8_t type)
-{
-	return type == 0x05 || type == 0x0f || type == 0x85;
-}
-
 /* Parse an MBR whose sector 0 is `sector0` (signature already checked). */
 int ptable_mbr_read(struct blockdev *bd, struct ptable_bytes sector0, struct ptable *t,
 		    struct herd_error *err);

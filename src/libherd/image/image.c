@@ -74,12 +74,6 @@ int image_commit(struct image *img, struct herd_error *err)
 	return blockdev_overlay_commit(img->bd, err);
 }
 
-static bool is_container(const struct ptable_partition *p)
-{
-	/* MBR extended partitions hold the EBR chain, not a filesystem. */
-	return p->mbr_type == 0x05 || p->mbr_type == 0x0f || p->mbr_type == 0x85;
-}
-
 int image_open_partition(struct image *img, unsigned number, struct blockdev **ret,
 			 struct herd_error *err)
 {
@@ -155,7 +149,7 @@ static int find_role(struct image *img, bool want_boot, unsigned *ret_number)
 		struct vfs *fs;
 		int score;
 
-		if (is_container(p))
+		if (ptable_mbr_is_extended(p->mbr_type))
 			continue;
 		fs = probe_mount(img, p->number);
 		score = role_score(fs, want_boot);

@@ -30,11 +30,6 @@ static int add_shifted(void *userdata, uint64_t offset, uint64_t length)
 	return rangeset_add(c->set, c->shift + offset, length);
 }
 
-static bool is_container(const struct ptable_partition *p)
-{
-	return p->mbr_type == 0x05 || p->mbr_type == 0x0f || p->mbr_type == 0x85;
-}
-
 /* Add the used ranges of the filesystem on `part` at `start`, or all of it. */
 static int add_partition(struct image *img, unsigned number, uint64_t start, uint64_t size,
 			 struct rangeset *set, struct herd_error *err)
@@ -75,7 +70,7 @@ int image_used_map(struct image *img, struct rangeset *ret, struct herd_error *e
 		r = rangeset_add(&set, t->meta[i].offset, t->meta[i].length);
 	for (unsigned i = 0; i < t->count && r == 0; i++) {
 		const struct ptable_partition *p = &t->partitions[i];
-		if (is_container(p))
+		if (ptable_mbr_is_extended(p->mbr_type))
 			continue;
 		r = rangeset_add(&parts, p->start, p->size);
 		if (r == 0)
