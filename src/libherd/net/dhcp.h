@@ -1,0 +1,132 @@
+/*
+ * dhcp.h — the DHCP side of `herd serve`: configuration, the pure request
+ * handler, and the socket front end.
+ *
+ * Modes (RFC 2131 server; PXE 2.1 proxyDHCP):
+ *   off     no DHCP at all;
+ *   proxy   beside the network's real DHCP server: answer only PXE clients
+ *           (option 60 "PXEClient…", which the Raspberry Pi bootloader
+ *           sends) with the boot information — option 60 "PXEClient",
+ *           option 43 PXE menu, siaddr and option 66 — and no address;
+ *           every other client is left to the real server;
+ *   server  hand out leases from a range, static leases by MAC or host
+ *           name, router / DNS / domain / host name options, and the PXE
+ *           options for boot clients.
+ *
+ * dhcp_server_handle() is a pure function of (state, packet bytes, now):
+ * it never touches a socket, so unit tests and the fuzzer drive it
+ * directly.  dhcp_server_commit() makes the lease changes of the packets
+ * handled so far durable; the front end calls it once per batch, before
+ * sending the batch's replies.  Every packet ignored or refused gives one
+ * log line through the log hook (libherd never prints).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "net/dhcp_leases.h"
+#include "net/dhcp_wire.h"
+
+enum dhcp_mode {
+	DHCP_MODE_OFF = 0,
+	DHCP_MODE_PROXY,
+	DHCP_MODE_SERVER,
+};
+
+#define DHCP_DNS_MAX		  4
+#define DHCP_DEFAULT_LEASE_TIME	  3600u
+#define DHCP_OFFER_HOLD_SECONDS	  60
+#define DHCP_DECLINE_HOLD_SECONDS 600
+
+struct dhcp_config {
+	enum dhcp_mode mode;
+	/* 0: take them from the interface the socket is bound to. */
+	uint32_t server_ip;
+	uint32_t netmask;
+	/* server mode */
+	uint32_t range_first, range_last;
+	uint32_t lease_time; /* seconds; 0 = DHCP_DEFAULT_LEASE_TIME */
+	uint32_t router;     /* 0 = none */
+	uint32_t dns[DHCP_DNS_MAX];
+	size_t dns_count;
+	char domain[128];
+	/* Static leases; the config owns the array (free it with
+	 * dhcp_config_clear()). */
+	struct dhcp_static_lease *statics;
+	size_t static_count;
+	/* boot clients */
+	uint32_t tftp_server;	/* 0 = server_ip */
+	char boot_file[128];	/* option 67 + file field; "" = none */
+	char pxe_menu_text[65]; /* "" = "Raspberry Pi Boot" (3B ROM: with 3 spaces) */
+	/* state: SQLite file for leases and clients ("" = memory only) */
+	char db_path[4096];
+	/* ports: 67/68 except in tests */
+	uint16_t server_port, client_port;
+};
+
+/* Defaults: mode off, ports 67/68, lease time 3600. */
+void dhcp_config_init(struct dhcp_config *c);
+void dhcp_config_clear(struct dhcp_config *c);
+/* Parse a mode name: "off", "proxy", "server". */
+int dhcp_mode_parse(const char *s, enum dhcp_mode *ret);
+const char *dhcp_mode_name(enum dhcp_mode mode);
+/* "FIRST-LAST" (both dotted quads) into range_first/range_last. */
+int dhcp_config_set_range(struct dhcp_config *c, const char *s, struct herd_error *err);
+/* "MAC=IP" or "HOSTNAME=IP", appended to statics. */
+int dhcp_config_add_static(struct dhcp_config *c, const char *s, struct herd_error *err);
+/* Check a complete config (server_ip and netmask set); server mode needs
+ * a range inside server_ip's subnet that does not contain server_ip. */
+int dhcp_config_validate(const struct dhcp_config *c, struct herd_error *err);
+
+/* Log levels for the hook. */
+enum dhcp_log_level {
+	DHCP_LOG_ERROR = 0,
+	DHCP_LOG_WARNING = 1,
+	DHCP_LOG_INFO = 2,
+	DHCP_LOG_DEBUG = 3,
+};
+typedef void (*dhcp_log_fn)(void *userdata, enum dhcp_log_level level, const char *message);
+
+/* Where a reply goes (RFC 2131 §4.1): to a relay (giaddr, server port),
+ * to a configured client (ciaddr), or broadcast on the link. */
+struct dhcp_reply {
+	uint8_t data[DHCP_PACKET_MAX];
+	size_t length;
+	uint32_t dest_ip;
+	uint16_t dest_port;
+	bool broadcast;
+	uint8_t message_type;
+	uint32_t yiaddr;
+	uint8_t mac[6];
+};
+
+struct dhcp_server;
+
+/* The handler state without sockets: copies the config (which must
+ * validate), opens the lease database.  log may be NULL. */
+int dhcp_server_create(const struct dhcp_config *config, dhcp_log_fn log, void *log_data,
+		       struct dhcp_server **ret, struct herd_error *err);
+struct dhcp_server *dhcp_server_free(struct dhcp_server *s);
+
+/* Handle one received datagram at wall-clock time now (seconds).  Returns
+ * 1 with *ret_reply filled when a reply is to be sent, 0 when the packet
+ * is ignored (with a log line saying why), -errno on an internal failure
+ * (database). */
+int dhcp_server_handle(struct dhcp_server *s, const uint8_t *buf, size_t len, int64_t now,
+		       struct dhcp_reply *ret_reply);
+
+/* Make the lease changes so far durable (see dhcp_leases_commit). */
+int dhcp_server_commit(struct dhcp_server *s, struct herd_error *err);
+
+/* The lease pool (for listings and tests). */
+struct dhcp_leases *dhcp_server_leases(struct dhcp_server *s);
+const struct dhcp_config *dhcp_server_config(const struct dhcp_server *s);
+
+/* Counters since create. */
+struct dhcp_stats {
+	uint64_t received, ignored, malformed, offers, acks, naks, declines, releases, informs;
+};
+const struct dhcp_stats *dhcp_server_stats(const struct dhcp_server *s);
