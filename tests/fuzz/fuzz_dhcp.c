@@ -37,7 +37,7 @@ static struct dhcp_server *make(enum dhcp_mode mode)
 		dhcp_config_add_static(&c, "02:00:00:00:00:01=10.9.0.200", NULL);
 		dhcp_config_add_static(&c, "red01=10.9.0.101", NULL);
 	}
-	if (dhcp_server_create(&c, NULL, NULL, &s, NULL) < 0)
+	if (dhcp_server_create(&c, NULL, &s, NULL) < 0)
 		abort();
 	dhcp_config_clear(&c);
 	return s;

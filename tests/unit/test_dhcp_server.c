@@ -36,13 +36,17 @@ struct fixture {
 	struct dhcp_reply reply;
 	struct dhcp_packet parsed;
 	char dir[64];
-	char last_log[512];
+	char db_path[128];
+	char last_log[1024];
 	int log_lines;
+	struct netlog log;
 };
 
-static void capture_log(void *userdata, enum dhcp_log_level level, const char *message)
+static void capture_log(void *userdata, enum netlog_level level, const char *component,
+			const char *message)
 {
 	struct fixture *f = userdata;
+	assert_string_equal(component, "dhcp");
 	snprintf(f->last_log, sizeof(f->last_log), "%s", message);
 	f->log_lines++;
 }
@@ -61,13 +65,17 @@ static void base_config(struct fixture *f, enum dhcp_mode mode)
 	f->config.dns[1] = TP_IP(10, 9, 0, 3);
 	f->config.dns_count = 2;
 	snprintf(f->config.domain, sizeof(f->config.domain), "lab.example");
-	snprintf(f->config.db_path, sizeof(f->config.db_path), "%s/leases.db", f->dir);
+	snprintf(f->db_path, sizeof(f->db_path), "%s/leases.db", f->dir);
+	f->config.db_path = f->db_path;
 }
 
 static void start(struct fixture *f)
 {
 	struct herd_error err = {0};
-	int r = dhcp_server_create(&f->config, capture_log, f, &f->server, &err);
+	int r;
+
+	f->log = (struct netlog){.fn = capture_log, .ctx = f, .max = NETLOG_DEBUG};
+	r = dhcp_server_create(&f->config, &f->log, &f->server, &err);
 	if (r < 0)
 		fail_msg("create: %s", err.message);
 }
@@ -377,7 +385,8 @@ static void test_persistence(void **state)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 
-	f->server = dhcp_server_free(f->server);
+	dhcp_server_free(f->server);
+	f->server = NULL;
 	start(f);
 	assert_int_equal(dhcp_leases_bound(dhcp_server_leases(f->server), NOW + 10), 2);
 	/* a third client cannot take either address */

@@ -29,6 +29,10 @@
 #include "base/error.h"
 #include "net/dhcp_leases.h"
 #include "net/dhcp_wire.h"
+#include "net/netlog.h"
+
+struct evloop;
+struct serve_config;
 
 enum dhcp_mode {
 	DHCP_MODE_OFF = 0,
@@ -61,8 +65,9 @@ struct dhcp_config {
 	uint32_t tftp_server;	/* 0 = server_ip */
 	char boot_file[128];	/* option 67 + file field; "" = none */
 	char pxe_menu_text[65]; /* "" = "Raspberry Pi Boot" (3B ROM: with 3 spaces) */
-	/* state: SQLite file for leases and clients ("" = memory only) */
-	char db_path[4096];
+	/* state: SQLite file for leases and clients (NULL = memory only);
+	 * dhcp_server_new() takes it from serve_config.db_path */
+	const char *db_path;
 	/* ports: 67/68 except in tests */
 	uint16_t server_port, client_port;
 };
@@ -81,15 +86,6 @@ int dhcp_config_add_static(struct dhcp_config *c, const char *s, struct herd_err
  * a range inside server_ip's subnet that does not contain server_ip. */
 int dhcp_config_validate(const struct dhcp_config *c, struct herd_error *err);
 
-/* Log levels for the hook. */
-enum dhcp_log_level {
-	DHCP_LOG_ERROR = 0,
-	DHCP_LOG_WARNING = 1,
-	DHCP_LOG_INFO = 2,
-	DHCP_LOG_DEBUG = 3,
-};
-typedef void (*dhcp_log_fn)(void *userdata, enum dhcp_log_level level, const char *message);
-
 /* Where a reply goes (RFC 2131 §4.1): to a relay (giaddr, server port),
  * to a configured client (ciaddr), or broadcast on the link. */
 struct dhcp_reply {
@@ -105,11 +101,20 @@ struct dhcp_reply {
 
 struct dhcp_server;
 
+/* The service: take the interface's address and netmask (unless the
+ * config sets them), open the lease database, bind UDP port 67 on
+ * cfg->interface and register it on `loop`.  Called as root, before
+ * privileges are dropped. */
+int dhcp_server_new(struct evloop *loop, const struct serve_config *cfg, const struct netlog *log,
+		    struct dhcp_server **ret, struct herd_error *err);
+
 /* The handler state without sockets: copies the config (which must
- * validate), opens the lease database.  log may be NULL. */
-int dhcp_server_create(const struct dhcp_config *config, dhcp_log_fn log, void *log_data,
+ * validate), opens the lease database.  log may be NULL; it must outlive
+ * the server. */
+int dhcp_server_create(const struct dhcp_config *config, const struct netlog *log,
 		       struct dhcp_server **ret, struct herd_error *err);
-struct dhcp_server *dhcp_server_free(struct dhcp_server *s);
+/* Commits pending lease writes, closes the socket, frees.  NULL is fine. */
+void dhcp_server_free(struct dhcp_server *s);
 
 /* Handle one received datagram at wall-clock time now (seconds).  Returns
  * 1 with *ret_reply filled when a reply is to be sent, 0 when the packet

@@ -23,33 +23,18 @@
 
 #include "base/macros.h"
 #include "net/dhcp.h"
+#include "net/dhcp_private.h"
 #include "net/dhcp_pxe.h"
-
-struct dhcp_server {
-	struct dhcp_config config;
-	struct dhcp_leases *leases;
-	dhcp_log_fn log;
-	void *log_data;
-	struct dhcp_stats stats;
-	uint8_t pxe_menu[128];
-	size_t pxe_menu_length;
-	uint8_t pxe_menu_pi3b[128];
-	size_t pxe_menu_pi3b_length;
-	char tftp_string[16];
-};
+#include "net/netlog.h"
 
 __attribute__((format(printf, 3, 4))) static void
-logf_(struct dhcp_server *s, enum dhcp_log_level level, const char *fmt, ...)
+logf_(struct dhcp_server *s, enum netlog_level level, const char *fmt, ...)
 {
-	char line[512];
 	va_list ap;
 
-	if (!s->log)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	netlogv(s->log, level, "dhcp", fmt, ap);
 	va_end(ap);
-	s->log(s->log_data, level, line);
 }
 
 static const char *client_label(const struct dhcp_client_info *c, char *buf, size_t size)
@@ -68,7 +53,7 @@ static const char *client_label(const struct dhcp_client_info *c, char *buf, siz
 	return buf;
 }
 
-int dhcp_server_create(const struct dhcp_config *config, dhcp_log_fn log, void *log_data,
+int dhcp_server_create(const struct dhcp_config *config, const struct netlog *log,
 		       struct dhcp_server **ret, struct herd_error *err)
 {
 	struct dhcp_server *s;
@@ -80,24 +65,24 @@ int dhcp_server_create(const struct dhcp_config *config, dhcp_log_fn log, void *
 		return r;
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return herd_error_set(err, ENOMEM, "dhcp: out of memory");
+		return herd_error_set(err, ENOMEM, "out of memory");
 	s->config = *config;
 	s->config.statics = NULL;
 	s->config.static_count = 0;
+	s->config.db_path = NULL;
 	if (s->config.lease_time == 0)
 		s->config.lease_time = DHCP_DEFAULT_LEASE_TIME;
 	if (s->config.tftp_server == 0)
 		s->config.tftp_server = s->config.server_ip;
 	s->log = log;
-	s->log_data = log_data;
+	s->fd = -1;
 	dhcp_ip_string(s->config.tftp_server, s->tftp_string);
 
 	menu = config->pxe_menu_text[0] ? config->pxe_menu_text : DHCP_PXE_MENU_TEXT;
 	r = dhcp_pxe_menu(menu, s->pxe_menu, sizeof(s->pxe_menu));
 	if (r < 0) {
 		free(s);
-		return herd_error_set(err, -r, "dhcp: PXE menu text '%s' must be 1..64 bytes",
-				      menu);
+		return herd_error_set(err, -r, "PXE menu text '%s' must be 1..64 bytes", menu);
 	}
 	s->pxe_menu_length = (size_t)r;
 	menu = config->pxe_menu_text[0] ? config->pxe_menu_text : DHCP_PXE_MENU_TEXT_PI3B;
@@ -105,13 +90,11 @@ int dhcp_server_create(const struct dhcp_config *config, dhcp_log_fn log, void *
 	s->pxe_menu_pi3b_length = (size_t)r;
 
 	if (config->mode == DHCP_MODE_SERVER) {
-		r = dhcp_leases_open(config->db_path[0] ? config->db_path : NULL,
-				     config->range_first, config->range_last, config->statics,
-				     config->static_count, &s->leases, err);
+		r = dhcp_leases_open(config->db_path, config->range_first, config->range_last,
+				     config->statics, config->static_count, &s->leases, err);
 	} else {
 		/* Proxy mode keeps no leases, only the clients table. */
-		r = dhcp_leases_open(config->db_path[0] ? config->db_path : NULL, 1, 1, NULL, 0,
-				     &s->leases, err);
+		r = dhcp_leases_open(config->db_path, 1, 1, NULL, 0, &s->leases, err);
 	}
 	if (r < 0) {
 		free(s);
@@ -121,13 +104,13 @@ int dhcp_server_create(const struct dhcp_config *config, dhcp_log_fn log, void *
 	return 0;
 }
 
-struct dhcp_server *dhcp_server_free(struct dhcp_server *s)
+void dhcp_server_free(struct dhcp_server *s)
 {
 	if (!s)
-		return NULL;
+		return;
+	dhcp_socket_close(s);
 	dhcp_leases_free(s->leases);
 	free(s);
-	return NULL;
 }
 
 struct dhcp_leases *dhcp_server_leases(struct dhcp_server *s)
@@ -212,8 +195,8 @@ static int finish(struct dhcp_server *s, struct dhcp_builder *b, const struct dh
 {
 	int n = dhcp_builder_finish(b);
 	if (n < 0) {
-		logf_(s, DHCP_LOG_WARNING,
-		      "dhcp: %s for xid %08x does not fit the client's %zu "
+		logf_(s, NETLOG_WARN,
+		      "%s for xid %08x does not fit the client's %zu "
 		      "bytes; not sent",
 		      dhcp_message_type_name(type), p->xid, b->capacity);
 		return 0;
@@ -324,8 +307,8 @@ static int handle_discover(struct dhcp_server *s, const struct dhcp_packet *p,
 	int ret;
 
 	if (slot && !static_usable(slot, c->mac, now)) {
-		logf_(s, DHCP_LOG_WARNING,
-		      "dhcp: DISCOVER from %s: static address %s is held by "
+		logf_(s, NETLOG_WARN,
+		      "DISCOVER from %s: static address %s is held by "
 		      "another client",
 		      who, dhcp_ip_string(slot->ip, ip));
 		return 0;
@@ -343,7 +326,7 @@ static int handle_discover(struct dhcp_server *s, const struct dhcp_packet *p,
 	if (!slot)
 		slot = dhcp_leases_pick_free(s->leases, now);
 	if (!slot) {
-		logf_(s, DHCP_LOG_WARNING, "dhcp: DISCOVER from %s: no free address", who);
+		logf_(s, NETLOG_WARN, "DISCOVER from %s: no free address", who);
 		return 0;
 	}
 
@@ -362,8 +345,8 @@ static int handle_discover(struct dhcp_server *s, const struct dhcp_packet *p,
 	if (ret < 0)
 		return ret;
 	s->stats.offers++;
-	logf_(s, DHCP_LOG_INFO, "dhcp: DISCOVER from %s: OFFER %s%s", who,
-	      dhcp_ip_string(slot->ip, ip), c->pi == DHCP_PI_3 ? " (Pi 3 ROM: bound)" : "");
+	logf_(s, NETLOG_INFO, "DISCOVER from %s: OFFER %s%s", who, dhcp_ip_string(slot->ip, ip),
+	      c->pi == DHCP_PI_3 ? " (Pi 3 ROM: bound)" : "");
 	return reply_lease(s, p, c, slot, DHCP_OFFER, r);
 }
 
@@ -378,7 +361,7 @@ static int ack(struct dhcp_server *s, const struct dhcp_packet *p, const struct 
 	if (ret < 0)
 		return ret;
 	s->stats.acks++;
-	logf_(s, DHCP_LOG_INFO, "dhcp: REQUEST (%s) from %s: ACK %s for %u s", how, who,
+	logf_(s, NETLOG_INFO, "REQUEST (%s) from %s: ACK %s for %u s", how, who,
 	      dhcp_ip_string(slot->ip, ip), s->config.lease_time);
 	return reply_lease(s, p, c, slot, DHCP_ACK, r);
 }
@@ -400,7 +383,7 @@ static int handle_request(struct dhcp_server *s, const struct dhcp_packet *p,
 		if (slot && slot->state == DHCP_LEASE_OFFERED)
 			return dhcp_leases_set(s->leases, slot, NULL, DHCP_LEASE_FREE, 0, NULL,
 					       NULL);
-		logf_(s, DHCP_LOG_DEBUG, "dhcp: REQUEST from %s is for server %s", who,
+		logf_(s, NETLOG_DEBUG, "REQUEST from %s is for server %s", who,
 		      dhcp_ip_string(server_id, ip));
 		return 0;
 	}
@@ -415,19 +398,19 @@ static int handle_request(struct dhcp_server *s, const struct dhcp_packet *p,
 		want = p->ciaddr;
 	}
 	if (want == 0) {
-		logf_(s, DHCP_LOG_WARNING, "dhcp: REQUEST from %s names no address; ignored", who);
+		logf_(s, NETLOG_WARN, "REQUEST from %s names no address; ignored", who);
 		s->stats.ignored++;
 		return 0;
 	}
 	if (!in_subnet(s, want)) {
-		logf_(s, DHCP_LOG_INFO, "dhcp: REQUEST (%s) from %s for %s: NAK (wrong network)",
-		      how, who, dhcp_ip_string(want, ip));
+		logf_(s, NETLOG_INFO, "REQUEST (%s) from %s for %s: NAK (wrong network)", how, who,
+		      dhcp_ip_string(want, ip));
 		return reply_nak(s, p, "wrong network", r);
 	}
 	fixed = static_slot(s, c);
 	if (fixed && fixed->ip != want) {
-		logf_(s, DHCP_LOG_INFO,
-		      "dhcp: REQUEST (%s) from %s for %s: NAK (static lease is "
+		logf_(s, NETLOG_INFO,
+		      "REQUEST (%s) from %s for %s: NAK (static lease is "
 		      "another address)",
 		      how, who, dhcp_ip_string(want, ip));
 		return reply_nak(s, p, "client has a static lease", r);
@@ -440,15 +423,15 @@ static int handle_request(struct dhcp_server *s, const struct dhcp_packet *p,
 		 * free address they already configured (e.g. after our restart
 		 * lost nothing, or the offer hold ran out). */
 		if (selecting && !(slot->has_mac && memcmp(slot->mac, c->mac, 6) == 0)) {
-			logf_(s, DHCP_LOG_INFO,
-			      "dhcp: REQUEST (%s) from %s for %s: NAK (not "
+			logf_(s, NETLOG_INFO,
+			      "REQUEST (%s) from %s for %s: NAK (not "
 			      "offered)",
 			      how, who, dhcp_ip_string(want, ip));
 			return reply_nak(s, p, "address not offered", r);
 		}
 		return ack(s, p, c, slot, who, how, now, r);
 	}
-	logf_(s, DHCP_LOG_INFO, "dhcp: REQUEST (%s) from %s for %s: NAK (%s)", how, who,
+	logf_(s, NETLOG_INFO, "REQUEST (%s) from %s for %s: NAK (%s)", how, who,
 	      dhcp_ip_string(want, ip), slot ? "address in use" : "not in the pool");
 	return reply_nak(s, p, slot ? "address in use" : "address not available", r);
 }
@@ -465,20 +448,20 @@ static int handle_decline(struct dhcp_server *s, const struct dhcp_packet *p,
 	    server_id != s->config.server_ip)
 		return 0;
 	if (dhcp_packet_option_ip(p, DHCP_OPT_REQUESTED_IP, &want) < 0) {
-		logf_(s, DHCP_LOG_WARNING, "dhcp: DECLINE from %s without option 50; ignored", who);
+		logf_(s, NETLOG_WARN, "DECLINE from %s without option 50; ignored", who);
 		return 0;
 	}
 	slot = dhcp_leases_by_ip(s->leases, want);
 	if (!slot || !slot->has_mac || memcmp(slot->mac, c->mac, 6) != 0) {
-		logf_(s, DHCP_LOG_WARNING,
-		      "dhcp: DECLINE from %s for %s, which it does not hold; "
+		logf_(s, NETLOG_WARN,
+		      "DECLINE from %s for %s, which it does not hold; "
 		      "ignored",
 		      who, dhcp_ip_string(want, ip));
 		return 0;
 	}
 	/* §4.3.3: the address is in use by someone we do not know about. */
-	logf_(s, DHCP_LOG_WARNING,
-	      "dhcp: DECLINE from %s: %s is in use on the network; "
+	logf_(s, NETLOG_WARN,
+	      "DECLINE from %s: %s is in use on the network; "
 	      "quarantined for %d s",
 	      who, dhcp_ip_string(want, ip), DHCP_DECLINE_HOLD_SECONDS);
 	return dhcp_leases_set(s->leases, slot, NULL, DHCP_LEASE_DECLINED,
@@ -493,14 +476,13 @@ static int handle_release(struct dhcp_server *s, const struct dhcp_packet *p,
 
 	s->stats.releases++;
 	if (!slot || slot->ip != p->ciaddr || slot->state != DHCP_LEASE_BOUND) {
-		logf_(s, DHCP_LOG_INFO,
-		      "dhcp: RELEASE from %s for %s, which it does not hold; "
+		logf_(s, NETLOG_INFO,
+		      "RELEASE from %s for %s, which it does not hold; "
 		      "ignored",
 		      who, dhcp_ip_string(p->ciaddr, ip));
 		return 0;
 	}
-	logf_(s, DHCP_LOG_INFO, "dhcp: RELEASE from %s: %s is free", who,
-	      dhcp_ip_string(slot->ip, ip));
+	logf_(s, NETLOG_INFO, "RELEASE from %s: %s is free", who, dhcp_ip_string(slot->ip, ip));
 	/* Keep the MAC on the slot so the client gets the same address back. */
 	return dhcp_leases_set(s->leases, slot, c->mac, DHCP_LEASE_RELEASED, now, NULL, NULL);
 }
@@ -513,11 +495,10 @@ static int handle_inform(struct dhcp_server *s, const struct dhcp_packet *p,
 
 	s->stats.informs++;
 	if (p->ciaddr == 0) {
-		logf_(s, DHCP_LOG_WARNING, "dhcp: INFORM from %s without ciaddr; ignored", who);
+		logf_(s, NETLOG_WARN, "INFORM from %s without ciaddr; ignored", who);
 		return 0;
 	}
-	logf_(s, DHCP_LOG_INFO, "dhcp: INFORM from %s at %s: ACK", who,
-	      dhcp_ip_string(p->ciaddr, ip));
+	logf_(s, NETLOG_INFO, "INFORM from %s at %s: ACK", who, dhcp_ip_string(p->ciaddr, ip));
 	/* §3.4: no lease time, no yiaddr. */
 	begin_reply(s, &b, r, p, DHCP_ACK);
 	dhcp_builder_set_ciaddr(&b, p->ciaddr);
@@ -536,8 +517,8 @@ static int handle_proxy(struct dhcp_server *s, const struct dhcp_packet *p,
 	uint8_t type;
 
 	if (!c->pxe) {
-		logf_(s, DHCP_LOG_DEBUG,
-		      "dhcp: %s from %s: not a PXE client; left to the "
+		logf_(s, NETLOG_DEBUG,
+		      "%s from %s: not a PXE client; left to the "
 		      "network's DHCP server",
 		      dhcp_message_type_name(p->message_type), who);
 		s->stats.ignored++;
@@ -551,7 +532,7 @@ static int handle_proxy(struct dhcp_server *s, const struct dhcp_packet *p,
 		/* A client that picked our offer to get the boot server. */
 		type = DHCP_ACK;
 	} else {
-		logf_(s, DHCP_LOG_DEBUG, "dhcp: %s from %s: not for the proxy",
+		logf_(s, NETLOG_DEBUG, "%s from %s: not for the proxy",
 		      dhcp_message_type_name(p->message_type), who);
 		s->stats.ignored++;
 		return 0;
@@ -562,7 +543,7 @@ static int handle_proxy(struct dhcp_server *s, const struct dhcp_packet *p,
 		s->stats.offers++;
 	else
 		s->stats.acks++;
-	logf_(s, DHCP_LOG_INFO, "dhcp: %s from %s: proxy %s, boot server %s",
+	logf_(s, NETLOG_INFO, "%s from %s: proxy %s, boot server %s",
 	      dhcp_message_type_name(p->message_type), who, dhcp_message_type_name(type),
 	      s->tftp_string);
 	return finish(s, &b, p, r, type, 0);
@@ -583,14 +564,14 @@ int dhcp_server_handle(struct dhcp_server *s, const uint8_t *buf, size_t len, in
 		return -ENOMEM;
 	if (dhcp_packet_parse(buf, len, p, &err) < 0) {
 		s->stats.malformed++;
-		logf_(s, DHCP_LOG_WARNING, "%s; ignored", herd_error_message(&err));
+		logf_(s, NETLOG_WARN, "ignored: %s", herd_error_message(&err));
 		r = 0;
 		goto out;
 	}
 	if (p->op != DHCP_OP_REQUEST || p->htype != 1 || p->hlen != 6) {
 		s->stats.malformed++;
-		logf_(s, DHCP_LOG_WARNING,
-		      "dhcp: packet with op %u, hardware type %u, length %u is not an Ethernet "
+		logf_(s, NETLOG_WARN,
+		      "packet with op %u, hardware type %u, length %u is not an Ethernet "
 		      "client request; ignored",
 		      p->op, p->htype, p->hlen);
 		r = 0;
@@ -598,8 +579,8 @@ int dhcp_server_handle(struct dhcp_server *s, const uint8_t *buf, size_t len, in
 	}
 	if (p->message_type < DHCP_DISCOVER || p->message_type > DHCP_INFORM) {
 		s->stats.ignored++;
-		logf_(s, DHCP_LOG_WARNING, "dhcp: message type %u (%s) from %s; ignored",
-		      p->message_type, dhcp_message_type_name(p->message_type),
+		logf_(s, NETLOG_WARN, "message type %u (%s) from %s; ignored", p->message_type,
+		      dhcp_message_type_name(p->message_type),
 		      dhcp_mac_string(p->chaddr, (char[18]){0}));
 		r = 0;
 		goto out;
@@ -608,7 +589,7 @@ int dhcp_server_handle(struct dhcp_server *s, const uint8_t *buf, size_t len, in
 	client_label(&c, who, sizeof(who));
 	r = dhcp_leases_note_client(s->leases, &c, now, &err);
 	if (r < 0) {
-		logf_(s, DHCP_LOG_ERROR, "%s", herd_error_message(&err));
+		logf_(s, NETLOG_ERROR, "%s", herd_error_message(&err));
 		goto out;
 	}
 
@@ -633,14 +614,14 @@ int dhcp_server_handle(struct dhcp_server *s, const uint8_t *buf, size_t len, in
 		r = handle_inform(s, p, &c, who, ret_reply);
 		break;
 	default:
-		logf_(s, DHCP_LOG_WARNING, "dhcp: %s from %s is a server message; ignored",
+		logf_(s, NETLOG_WARN, "%s from %s is a server message; ignored",
 		      dhcp_message_type_name(p->message_type), who);
 		s->stats.ignored++;
 		r = 0;
 		break;
 	}
 	if (r < 0)
-		logf_(s, DHCP_LOG_ERROR, "dhcp: lease database: %s", strerror(-r));
+		logf_(s, NETLOG_ERROR, "lease database: %s", strerror(-r));
 out:
 	free(p);
 	return r;

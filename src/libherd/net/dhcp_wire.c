@@ -63,15 +63,15 @@ static int walk_options(const uint8_t *buf, size_t start, size_t end, const char
 		if (code == DHCP_OPT_END)
 			return 0;
 		if (i + 1 >= end)
-			return herd_error_set(err, EBADMSG,
-					      "dhcp: %s: option %u has no length byte", area, code);
+			return herd_error_set(err, EBADMSG, "%s: option %u has no length byte",
+					      area, code);
 		size_t length = buf[i + 1];
 		if (i + 2 + length > end)
 			return herd_error_set(err, EBADMSG,
-					      "dhcp: %s: option %u length %zu runs past the end",
-					      area, code, length);
+					      "%s: option %u length %zu runs past the end", area,
+					      code, length);
 		if (*count >= PIECES_MAX)
-			return herd_error_set(err, EBADMSG, "dhcp: too many options");
+			return herd_error_set(err, EBADMSG, "too many options");
 		pieces[*count] = (struct option_piece){
 		    .code = code, .length = (uint8_t)length, .offset = (uint16_t)(i + 2)};
 		(*count)++;
@@ -98,13 +98,13 @@ int dhcp_packet_parse(const uint8_t *buf, size_t len, struct dhcp_packet *ret,
 	int r;
 
 	if (len < DHCP_OPTIONS_OFFSET)
-		return herd_error_set(err, EBADMSG, "dhcp: packet of %zu bytes is too short", len);
+		return herd_error_set(err, EBADMSG, "packet of %zu bytes is too short", len);
 	if (len > DHCP_PACKET_MAX)
-		return herd_error_set(err, EBADMSG, "dhcp: packet of %zu bytes is too long", len);
+		return herd_error_set(err, EBADMSG, "packet of %zu bytes is too long", len);
 	if (get_be32(buf + DHCP_HEADER_SIZE) != DHCP_MAGIC_COOKIE)
-		return herd_error_set(err, EBADMSG, "dhcp: no DHCP magic cookie");
+		return herd_error_set(err, EBADMSG, "no DHCP magic cookie");
 	if (buf[2] > 16)
-		return herd_error_set(err, EBADMSG, "dhcp: hardware address length %u", buf[2]);
+		return herd_error_set(err, EBADMSG, "hardware address length %u", buf[2]);
 
 	r = walk_options(buf, DHCP_OPTIONS_OFFSET, len, "options", pieces, &count, err);
 	if (r < 0)
@@ -116,7 +116,7 @@ int dhcp_packet_parse(const uint8_t *buf, size_t len, struct dhcp_packet *ret,
 		if (pieces[i].code != DHCP_OPT_OVERLOAD)
 			continue;
 		if (pieces[i].length != 1 || buf[pieces[i].offset] < 1 || buf[pieces[i].offset] > 3)
-			return herd_error_set(err, EBADMSG, "dhcp: bad option overload (52)");
+			return herd_error_set(err, EBADMSG, "bad option overload (52)");
 		overload = buf[pieces[i].offset];
 	}
 	if (overload & 1) {
@@ -174,7 +174,7 @@ int dhcp_packet_parse(const uint8_t *buf, size_t len, struct dhcp_packet *ret,
 	ret->message_type = 0;
 	if (ret->option_present[DHCP_OPT_MESSAGE_TYPE]) {
 		if (ret->option_length[DHCP_OPT_MESSAGE_TYPE] != 1)
-			return herd_error_set(err, EBADMSG, "dhcp: message type option of %u bytes",
+			return herd_error_set(err, EBADMSG, "message type option of %u bytes",
 					      ret->option_length[DHCP_OPT_MESSAGE_TYPE]);
 		ret->message_type = ret->option_data[ret->option_offset[DHCP_OPT_MESSAGE_TYPE]];
 	}
