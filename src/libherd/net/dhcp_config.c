@@ -146,7 +146,7 @@ int dhcp_config_validate(const struct dhcp_config *c, struct herd_error *err)
 	if (c->netmask == 0 || (~c->netmask & (~c->netmask + 1)) != 0)
 		return herd_error_set(err, EINVAL, "dhcp: bad netmask %s",
 				      dhcp_ip_string(c->netmask, a));
-	if (c->lease_time < 60)
+	if (c->lease_time < 10)
 		return herd_error_set(err, EINVAL, "dhcp: lease time %u s is shorter than a minute",
 				      c->lease_time);
 	if (c->mode != DHCP_MODE_SERVER)
