@@ -62,6 +62,17 @@ struct dhcp_batch {
 void dhcp_socket_close(struct dhcp_server *s)
 {
 	if (s->fd >= 0) {
+		const struct dhcp_stats *st = &s->stats;
+		netlog(s->log, NETLOG_INFO, "dhcp",
+		       "stopping: %llu received, %llu offers, %llu acks, %llu naks, %llu declines, "
+		       "%llu releases, %llu informs, %llu ignored, %llu malformed, %llu send "
+		       "failures, %llu batches",
+		       (unsigned long long)st->received, (unsigned long long)st->offers,
+		       (unsigned long long)st->acks, (unsigned long long)st->naks,
+		       (unsigned long long)st->declines, (unsigned long long)st->releases,
+		       (unsigned long long)st->informs, (unsigned long long)st->ignored,
+		       (unsigned long long)st->malformed, (unsigned long long)s->send_failures,
+		       (unsigned long long)s->batches);
 		if (s->loop)
 			evloop_del_fd(s->loop, s->fd);
 		close(s->fd);
@@ -150,6 +161,7 @@ static void send_replies(struct dhcp_server *s, int count)
 			if (errno == EINTR)
 				continue;
 			/* One bad destination must not cost the rest of the batch. */
+			s->send_failures++;
 			netlog(s->log, NETLOG_WARN, "dhcp", "send %s to %s: %s",
 			       dhcp_message_type_name(b->out[sent].message_type),
 			       inet_ntoa(b->out_to[sent].sin_addr), strerror(errno));
@@ -178,6 +190,7 @@ static void on_readable(struct evloop *loop, int fd, uint32_t events, void *user
 		if (got == 0)
 			return;
 		now = wall_clock_s();
+		s->batches++;
 		for (int i = 0; i < got; i++) {
 			struct mmsghdr *m = &b->in_msgs[i];
 			int ifindex = arrival_ifindex(&m->msg_hdr);

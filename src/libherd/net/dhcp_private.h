@@ -35,6 +35,7 @@ struct dhcp_server {
 	int ifindex;
 	char ifname[IF_NAMESIZE];
 	struct dhcp_batch *batch;
+	uint64_t batches, send_failures;
 };
 
 /* Unregister and close the socket, free the batch buffers (dhcp.c). */
