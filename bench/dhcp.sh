@@ -61,6 +61,12 @@ run_perfdhcp() {
 	     END {printf "%d %.3f %.3f\n", rx["ra"], dr["do"], dr["ra"]}' "$out"
 }
 
+# UDP receive-buffer overflows in perfdhcp's namespace: replies that
+# reached the client but found its socket full (a burst after a slow fsync).
+client_rcvbuf_errors() {
+	ip netns exec "$C" awk '/^Udp:/ {n++} /^Udp:/ && n == 2 {print $6}' /proc/net/snmp
+}
+
 wait_port67() {
 	for _ in $(seq 50); do
 		ip netns exec "$S" ss -lun 2>/dev/null | grep -q ':67 ' && return 0
@@ -77,7 +83,9 @@ ip netns exec "$S" "$herd" serve --interface vS --dhcp server --range "$range_fi
 	--lease-time 1h --db "$work/herd.db" 2>"$work/herd.log" &
 server_pid=$!
 wait_port67 herd
+rcvbuf_before=$(client_rcvbuf_errors)
 read -r herd_acks herd_do herd_ra < <(run_perfdhcp herd)
+herd_rcvbuf=$(($(client_rcvbuf_errors) - rcvbuf_before))
 kill "$server_pid"
 wait "$server_pid" || true
 server_pid=
@@ -90,7 +98,9 @@ ip netns exec "$S" dnsmasq --no-daemon --port=0 --interface=vS --bind-interfaces
 	--dhcp-lease-max=100000 2>"$work/dnsmasq.err" &
 server_pid=$!
 wait_port67 dnsmasq
+rcvbuf_before=$(client_rcvbuf_errors)
 read -r dm_acks dm_do dm_ra < <(run_perfdhcp dnsmasq)
+dm_rcvbuf=$(($(client_rcvbuf_errors) - rcvbuf_before))
 kill "$server_pid"
 wait "$server_pid" || true
 server_pid=
@@ -98,7 +108,8 @@ server_pid=
 herd_rate=$(awk -v a="$herd_acks" -v s="$secs" 'BEGIN{printf "%.1f", a / s}')
 dm_rate=$(awk -v a="$dm_acks" -v s="$secs" 'BEGIN{printf "%.1f", a / s}')
 echo "perfdhcp: $rate exchanges/s offered for $secs s, 100000 clients"
-printf '%-8s %9s exchanges/s completed   drops DISCOVER-OFFER %7s %%   REQUEST-ACK %7s %%\n' \
-	herd "$herd_rate" "$herd_do" "$herd_ra" dnsmasq "$dm_rate" "$dm_do" "$dm_ra"
+printf '%-8s %9s exchanges/s completed   drops DISCOVER-OFFER %7s %%   REQUEST-ACK %7s %%   client rcvbuf overflows %s\n' \
+	herd "$herd_rate" "$herd_do" "$herd_ra" "$herd_rcvbuf" dnsmasq "$dm_rate" "$dm_do" "$dm_ra" "$dm_rcvbuf"
+grep "stopping:" "$work/herd.log" | sed 's/^herd serve: /herd counters: /' 
 echo "herd leases bound in its database after the run: $herd_bound; dnsmasq leases in its file: $(wc -l <"$work/dnsmasq.leases")"
 echo "ratio herd/dnsmasq completed exchanges/s: $(ratio "$herd_rate" "$dm_rate")"
