@@ -307,6 +307,19 @@ static void test_identify_pi3_and_others(void **state)
 	assert_true(c.pi3b_rom);
 	assert_string_equal(c.serial, "");
 
+	/* the old form: serial repeated four times */
+	static const uint8_t old_form[17] = {0,	   0x3d, 0xf0, 0xcd, 0x91, 0x3d, 0xf0, 0xcd, 0x91,
+					     0x3d, 0xf0, 0xcd, 0x91, 0x3d, 0xf0, 0xcd, 0x91};
+	tp_init(&t, 11, mac1);
+	tp_opt_u8(&t, 53, 1);
+	tp_opt(&t, 60, "PXEClient:Arch:00000:UNDI:002001", 32);
+	tp_opt(&t, 97, old_form, sizeof(old_form));
+	tp_end(&t);
+	assert_int_equal(dhcp_packet_parse(t.data, t.length, &p, NULL), 0);
+	dhcp_client_identify(&p, &c);
+	assert_int_equal(c.pi, DHCP_PI_4);
+	assert_string_equal(c.serial, "91cdf03d");
+
 	/* an ordinary client with a host name and odd bytes in option 60 */
 	tp_init(&t, 9, mac1);
 	tp_opt_u8(&t, 53, 1);

@@ -68,9 +68,18 @@ void dhcp_client_identify(const struct dhcp_packet *p, struct dhcp_client_info *
 
 	v = dhcp_packet_option(p, DHCP_OPT_CLIENT_UUID, &n);
 	ret->pi = parse_machine_id(v, n, ret);
-	if (ret->pi == DHCP_PI_NONE && ret->pxe &&
-	    strcmp(ret->vendor_class, "PXEClient:Arch:00000:UNDI:002001") == 0 &&
-	    p->chaddr[0] == 0xb8 && p->chaddr[1] == 0x27 && p->chaddr[2] == 0xeb)
+	bool pi_class =
+	    ret->pxe && strcmp(ret->vendor_class, "PXEClient:Arch:00000:UNDI:002001") == 0;
+	bool fourcc = ret->pi != DHCP_PI_NONE;
+	if (!fourcc && pi_class && v && n == 17 && v[0] == 0 && memcmp(v + 1, v + 5, 4) == 0 &&
+	    memcmp(v + 1, v + 9, 4) == 0 && memcmp(v + 1, v + 13, 4) == 0 && get_le32(v + 1) != 0) {
+		/* Pi 4 firmware before the FourCC form, or DHCP_OPTION97=0: the
+		 * serial four times (read little-endian like the FourCC form). */
+		snprintf(ret->serial, sizeof(ret->serial), "%08x", get_le32(v + 1));
+		ret->pi = DHCP_PI_4;
+	}
+	if (!fourcc && pi_class && p->chaddr[0] == 0xb8 && p->chaddr[1] == 0x27 &&
+	    p->chaddr[2] == 0xeb)
 		ret->pi = DHCP_PI_3;
 	ret->pi3b_rom = ret->pxe && p->xid == DHCP_PI3B_ROM_XID;
 	if (ret->pi3b_rom)

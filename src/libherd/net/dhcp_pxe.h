@@ -10,7 +10,10 @@
  * depending on the firmware ("RPi4" big-endian, or "4iPR" with every field
  * little-endian, as a Pi 4 with serial 91cdf03d sends 3d f0 cd 91).  The
  * Pi 3 ROM sends the PXE GUID form and, on the original 3B, always xid
- * 0x26f30339; its serial cannot be derived from the packet.
+ * 0x26f30339; its serial cannot be derived from the packet.  Older Pi 4
+ * firmware (and DHCP_OPTION97=0) sends the serial four times instead of
+ * the FourCC form; that is decoded too (little-endian, an assumption:
+ * no capture of that form was at hand).
  *
  * dhcp_pxe_menu() builds option 43: discovery control 3 (no broadcast /
  * multicast discovery, use the boot server list from this packet), a menu
