@@ -8,7 +8,7 @@
 # and dummy firmware files; the root filesystem a small Debian-like tree:
 # os-release of bookworm, /etc/rpi-issue, passwd/group/shadow with a first
 # user, /etc/skel, zoneinfo for a few zones, NetworkManager and sshd
-# directories.  It is the built-in default image for the demo, the tests
+# directories, a few systemd unit files under /lib/systemd/system.  It is the built-in default image for the demo, the tests
 # and the benchmarks.  It does not boot (no kernel): the qemu boot test
 # builds its own image from debootstrap.
 #
@@ -100,6 +100,20 @@ printf 'LANG=en_GB.UTF-8\n' >"$r/etc/default/locale"
 echo 'Etc/UTC' >"$r/etc/timezone"
 printf '# ~/.bashrc\n' >"$r/etc/skel/.bashrc"
 printf 'Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication yes\n' >"$r/etc/ssh/sshd_config"
+# systemd unit files as Debian ships them (trimmed to what `systemctl
+# enable` reads: the [Install] sections), for the systemd.*, firewall and
+# WireGuard settings: an Alias (ssh), a non-default target (nftables), a
+# template with and without DefaultInstance (getty@, wg-quick@), Also=
+# (avahi-daemon) and a static unit without [Install] (systemd-journald).
+u=$r/lib/systemd/system
+mkdir -p "$u" "$r/etc/systemd/system"
+printf '[Unit]\nDescription=OpenBSD Secure Shell server\n\n[Service]\nExecStart=/usr/sbin/sshd -D\n\n[Install]\nWantedBy=multi-user.target\nAlias=sshd.service\n' >"$u/ssh.service"
+printf '[Unit]\nDescription=nftables\nDefaultDependencies=no\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/sbin/nft -f /etc/nftables.conf\n\n[Install]\nWantedBy=sysinit.target\n' >"$u/nftables.service"
+printf '[Unit]\nDescription=WireGuard via wg-quick(8) for %%I\n\n[Service]\nType=oneshot\nExecStart=/usr/bin/wg-quick up %%i\n\n[Install]\nWantedBy=multi-user.target\n' >"$u/wg-quick@.service"
+printf '[Unit]\nDescription=Getty on %%I\n\n[Service]\nExecStart=-/sbin/agetty -o \x27-p -- \\\\u\x27 --noclear - $TERM\n\n[Install]\nWantedBy=getty.target\nDefaultInstance=tty1\n' >"$u/getty@.service"
+printf '[Unit]\nDescription=Avahi mDNS/DNS-SD Stack\n\n[Service]\nExecStart=/usr/sbin/avahi-daemon -s\n\n[Install]\nWantedBy=multi-user.target\nAlso=avahi-daemon.socket\nAlias=dbus-org.freedesktop.Avahi.service\n' >"$u/avahi-daemon.service"
+printf '[Unit]\nDescription=Avahi mDNS/DNS-SD Stack Activation Socket\n\n[Socket]\nListenStream=/run/avahi-daemon/socket\n\n[Install]\nWantedBy=sockets.target\n' >"$u/avahi-daemon.socket"
+printf '[Unit]\nDescription=Journal Service\n\n[Service]\nExecStart=/lib/systemd/systemd-journald\n' >"$u/systemd-journald.service"
 for z in Europe/Berlin Europe/London America/New_York; do
 	if [ -f "/usr/share/zoneinfo/$z" ]; then
 		cp "/usr/share/zoneinfo/$z" "$r/usr/share/zoneinfo/$z"

@@ -81,6 +81,7 @@ static json_t *value_json(const struct herd_settings *s, const struct settings_k
 		return a;
 	}
 	case SETTINGS_RESERVED:
+	case SETTINGS_PROMPT:
 		break;
 	}
 	return json_null();
@@ -96,7 +97,7 @@ static int print_settings(struct cli *cli, const char *host, const struct herd_s
 		json_t *root = json_object(), *values = json_object(), *sources = json_object();
 		json_object_set_new(root, "host", host ? json_string(host) : json_null());
 		for (size_t i = 0; i < nkeys; i++) {
-			if (keys[i].type == SETTINGS_RESERVED)
+			if (keys[i].type == SETTINGS_RESERVED || keys[i].type == SETTINGS_PROMPT)
 				continue;
 			if (settings_is_set(s, &keys[i]))
 				json_object_set_new(values, keys[i].name, value_json(s, &keys[i]));
@@ -117,7 +118,7 @@ static int print_settings(struct cli *cli, const char *host, const struct herd_s
 	table_set_header(t, 1, "VALUE", TABLE_LEFT);
 	table_set_header(t, 2, "SOURCE", TABLE_LEFT);
 	for (size_t i = 0; i < nkeys; i++) {
-		if (keys[i].type == SETTINGS_RESERVED)
+		if (keys[i].type == SETTINGS_RESERVED || keys[i].type == SETTINGS_PROMPT)
 			continue;
 		_cleanup_free_ char *value = settings_format_value(s, &keys[i]);
 		/* One line per key: multi-line values (file content, commands)

@@ -50,6 +50,11 @@ static json_t *recipe_json(const char *image, const struct recipe *r, bool dryru
 	}
 	for (size_t i = 0; i < r->warnings.count; i++)
 		json_array_append_new(warnings, json_string(r->warnings.items[i]));
+	/* A dry run with a new key shows none: the key made for the plan is
+	 * thrown away, the real run makes another. */
+	if (r->wireguard_public_key[0] && !(dryrun && r->wireguard_key_generated))
+		json_object_set_new(root, "wireguard_public_key",
+				    json_string(r->wireguard_public_key));
 	json_object_set_new(root, "operations", ops);
 	json_object_set_new(root, "warnings", warnings);
 	return root;
@@ -69,6 +74,14 @@ static void print_summary(struct cli *cli, const char *image, const struct recip
 			recipe_op_describe(op, line, sizeof(line));
 			printf("%-20s %s\n", op->setting, line);
 		}
+	}
+	/* The public key is the one thing peers need from this host: on
+	 * stdout, even with --quiet. */
+	if (r->wireguard_public_key[0]) {
+		if (dryrun && r->wireguard_key_generated)
+			printf("wireguard public key: (a new key is generated when applied)\n");
+		else
+			printf("wireguard public key: %s\n", r->wireguard_public_key);
 	}
 	if (dryrun)
 		cli_info(cli, "%s: %zu operations planned (%s, network: %s); nothing written",
@@ -172,9 +185,11 @@ const struct cli_command cmd_customize = {
     .summary = "apply one host's settings to an image in place (offline, no root)",
     .usage = "Usage: herd customize IMAGE [settings...] [--config FILE --host NAME] [--dryrun]\n"
 	     "\n"
-	     "Edit IMAGE in place for one host: hostname, user, password hash, SSH\n"
-	     "service and keys, key-only login, Wi-Fi, static address, timezone,\n"
-	     "locale, keymap, extra files, first-boot packages and commands.  The\n"
+	     "Edit IMAGE in place for one host: hostname, user, password (hash, or\n"
+	     "--passwd to be asked), SSH service and keys, key-only login, Wi-Fi,\n"
+	     "static address, timezone, locale, keymap, extra files, systemd units\n"
+	     "(enable, disable, mask), config.txt and cmdline.txt, a WireGuard\n"
+	     "interface, an nftables firewall, first-boot packages and commands.  The\n"
 	     "root filesystem is edited directly (no mount, no root, no chroot), so\n"
 	     "the result is right before the first boot.  Changes go through a\n"
 	     "copy-on-write overlay and are committed at the end: on any error the\n"
@@ -184,12 +199,32 @@ const struct cli_command cmd_customize = {
 	     "the image; an unknown OS gets the portable settings only, with a\n"
 	     "warning naming what was skipped.\n"
 	     "\n"
-	     "Prints the operations that changed something (setting, operation).\n"
+	     "Prints the operations that changed something (setting, operation),\n"
+	     "and the WireGuard public key when wireguard.* is set.\n"
+	     "\n"
+	     "Notes on some settings:\n"
+	     "  --passwd asks twice on the terminal (no echo); with no terminal it\n"
+	     "  fails unless --passwd-stdin is given.  Only the hash is written.\n"
+	     "  --enable/--disable/--mask work like systemctl --root: links from the\n"
+	     "  unit's [Install] section (WantedBy, RequiredBy, Alias, Also,\n"
+	     "  DefaultInstance); an unknown unit is an error.\n"
+	     "  --config-txt KEY=VALUE and --config-txt-remove KEY edit config.txt's\n"
+	     "  [all] context only (lines under [pi4] etc. are kept); --dtoverlay\n"
+	     "  adds an overlay once (same name: parameters replaced).\n"
+	     "  --cmdline KEY[=VALUE] / --cmdline-remove KEY edit the one line of\n"
+	     "  cmdline.txt by parameter name, keeping everything else.\n"
+	     "  --wg-*: interface wg0; a NetworkManager keyfile on NetworkManager\n"
+	     "  images, else /etc/wireguard/wg0.conf + wg-quick@wg0.  The private key\n"
+	     "  is --wg-private-key-file, else the image's own (kept), else new.\n"
+	     "  --allow PORT writes /etc/nftables.conf (input dropped except replies,\n"
+	     "  loopback, ICMP, the ports) and enables nftables.service; when SSH is\n"
+	     "  on, 22/tcp is added so the firewall cannot lock you out.\n"
 	     "\n"
 	     "Options:\n"
 	     "  -c, --config FILE   fleet file; with --host, that host's settings\n"
 	     "  --host NAME         the host to apply (must be in FILE)\n"
 	     "  -n, --dryrun        print the planned operations, write nothing\n"
-	     "  --json              print {image, os, network, operations, warnings}\n",
+	     "  --json              print {image, os, network, operations, warnings,\n"
+	     "                      wireguard_public_key}\n",
     .run = run,
 };

@@ -42,6 +42,11 @@ int settings_cli_add_options(struct option *buf, size_t cap);
  * "--flag: why" in err for a bad value or a reserved flag. */
 int settings_cli_parse(int opt, const char *value, struct herd_settings *overrides,
 		       struct herd_error *err);
+/* --passwd / --passwd-stdin: read the clear text (terminal, twice, no
+ * echo; or one line of stdin), hash it with the --passwd-scheme and set
+ * password_hash in `overrides` (source FLAG); the clear text is wiped.
+ * Called by settings_cli_resolve() when overrides->password_input is set. */
+int settings_cli_read_password(struct herd_settings *overrides, struct herd_error *err);
 /* The "Settings:" help section: one line per flag, generated. */
 void settings_cli_print_help(FILE *out);
 

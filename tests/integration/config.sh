@@ -177,8 +177,11 @@ expect_err "bad environment value" "herd: HERD_IPADDR: '1.2.3' is not an IPv4 ad
 run "$HERD" config show --config "$F" --host red01 --ipaddr 10.1.1.999
 expect_rc "bad flag value" 2
 expect_err "bad flag value" "herd: config show: --ipaddr: '10.1.1.999' is not an IPv4 address (see 'herd config show --help')"
-run "$HERD" config show --passwd
-expect_rc "--passwd reserved" 2
+# --passwd prompts on the terminal; without one (setsid: no controlling
+# tty) it fails and points at --passwd-stdin instead of reading stdin.
+run setsid -w "$HERD" config show --passwd </dev/null
+expect_rc "--passwd without a terminal" 1
+expect_err "--passwd without a terminal" "herd: --passwd: no terminal to ask on (use --passwd-stdin to read the password from standard input)"
 run "$HERD" config show --host red01
 expect_rc "--host without --config" 2
 run "$HERD" config show --config "$F"

@@ -265,7 +265,8 @@ static void test_secrets_refused(void **state)
 {
 	expect_error("defaults:\n  password: hunter2\n",
 		     "fleet.yaml:2: password: clear-text passwords are not accepted; use "
-		     "password_hash (e.g. from 'mkpasswd -m yescrypt')");
+		     "password_hash (e.g. from 'mkpasswd -m yescrypt'), or --passwd to be "
+		     "prompted");
 	expect_error(
 	    "defaults:\n  wifi:\n    ssid: lab\n    psk: supersecret\n",
 	    "fleet.yaml:4: wifi.psk: clear-text secrets are not allowed in the fleet file; "

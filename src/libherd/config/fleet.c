@@ -300,6 +300,78 @@ fail:
 	return r;
 }
 
+/* A list item written as a mapping (wireguard.peers: {public_key: K,
+ * allowed_ips: [a, b]}) becomes the item's text form "k=v k=v", a
+ * sequence value joined with ','; the key's validator then checks it. */
+static int mapping_item_text(struct layer_parse *lp, const struct settings_key *key,
+			     struct fy_node *map, unsigned line, char **ret, struct herd_error *err)
+{
+	struct fy_node_pair *pair;
+	void *iter = NULL;
+	size_t len = 0, cap = 256;
+	char *out = malloc(cap);
+	int r;
+
+	if (!out)
+		return herd_error_set(err, ENOMEM, "out of memory");
+	out[0] = '\0';
+	while ((pair = fy_node_mapping_iterate(map, &iter))) {
+		struct fy_node *knode = fy_node_pair_key(pair), *vnode = fy_node_pair_value(pair);
+		unsigned kline = node_line(knode, line);
+		struct strv parts = STRV_INIT;
+		_cleanup_free_ char *name = NULL;
+
+		r = node_text(lp, knode, kline, key->name, &name, err);
+		if (r < 0)
+			goto fail;
+		if (vnode && fy_node_get_type(vnode) == FYNT_SEQUENCE) {
+			struct fy_node *it;
+			void *sit = NULL;
+			while ((it = fy_node_sequence_iterate(vnode, &sit))) {
+				char *t = NULL;
+				r = node_text(lp, it, node_line(it, kline), key->name, &t, err);
+				if (r < 0 || strv_push_take(&parts, t) < 0) {
+					strv_free(&parts);
+					r = r < 0 ? r
+						  : herd_error_set(err, ENOMEM, "out of memory");
+					goto fail;
+				}
+			}
+		} else {
+			char *t = NULL;
+			r = node_text(lp, vnode, node_line(vnode, kline), key->name, &t, err);
+			if (r < 0 || strv_push_take(&parts, t) < 0) {
+				strv_free(&parts);
+				r = r < 0 ? r : herd_error_set(err, ENOMEM, "out of memory");
+				goto fail;
+			}
+		}
+		size_t need = len + strlen(name) + 3;
+		for (size_t i = 0; i < parts.count; i++)
+			need += strlen(parts.items[i]) + 1;
+		if (need > cap) {
+			char *n = realloc(out, need * 2);
+			if (!n) {
+				strv_free(&parts);
+				r = herd_error_set(err, ENOMEM, "out of memory");
+				goto fail;
+			}
+			out = n;
+			cap = need * 2;
+		}
+		len += (size_t)snprintf(out + len, cap - len, "%s%s=", len ? " " : "", name);
+		for (size_t i = 0; i < parts.count; i++)
+			len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "",
+						parts.items[i]);
+		strv_free(&parts);
+	}
+	*ret = out;
+	return 0;
+fail:
+	free(out);
+	return r;
+}
+
 static int parse_list(struct layer_parse *lp, const struct settings_key *key, struct fy_node *value,
 		      unsigned line, struct herd_error *err)
 {
@@ -315,7 +387,12 @@ static int parse_list(struct layer_parse *lp, const struct settings_key *key, st
 	if (fy_node_get_type(value) == FYNT_SEQUENCE) {
 		while ((item = fy_node_sequence_iterate(value, &iter))) {
 			char *text = NULL;
-			r = node_text(lp, item, node_line(item, line), key->name, &text, err);
+			if (fy_node_get_type(item) == FYNT_MAPPING && !fy_node_is_alias(item))
+				r = mapping_item_text(lp, key, item, node_line(item, line), &text,
+						      err);
+			else
+				r = node_text(lp, item, node_line(item, line), key->name, &text,
+					      err);
 			if (r < 0)
 				goto out;
 			if (strv_push_take(&items, text) < 0) {

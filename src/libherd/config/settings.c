@@ -14,10 +14,13 @@
  *    file and as HERD_GATEWAY / HERD_DNS.  The flags are --gateway, --dns.
  *  - wifi.psk is a clear-text secret: accepted from --wifipassword and
  *    HERD_WIFI_PSK only; the fleet file names a file with wifi.psk_file.
- *  - `password` is reserved: refused everywhere with a pointer to
- *    password_hash (prompting with --passwd comes later).
+ *  - `password` is the --passwd flag only (SETTINGS_PROMPT): the CLI reads
+ *    the clear text from the terminal (or stdin with --passwd-stdin),
+ *    hashes it (config/password.h) and sets password_hash; in the file
+ *    and the environment it is refused with a pointer to password_hash.
  *  - List values from flags and the environment are split on ',' (on
- *    newlines for firstboot.run, whose commands contain commas).
+ *    newlines for firstboot.run, config.set and wireguard.peers, whose
+ *    values contain commas; on blanks for cmdline and dtoverlay words).
  */
 #include "settings.h"
 
@@ -87,11 +90,12 @@ static const struct settings_key registry[] = {
      .help = "the user's password as a crypt hash ($y$ or $6$)"},
     {.name = "password",
      .flag = "passwd",
-     .type = SETTINGS_RESERVED,
-     .flags = SETTINGS_KEY_NO_ENV | SETTINGS_KEY_SECRET,
-     .help = "(not yet) prompt for the password",
+     .type = SETTINGS_PROMPT,
+     .flags = SETTINGS_KEY_NO_ENV | SETTINGS_KEY_NO_FILE | SETTINGS_KEY_SECRET,
+     .offset = FIELD(password_input),
+     .help = "prompt for the password (twice, no echo) and store its hash",
      .hint = "clear-text passwords are not accepted; use password_hash (e.g. from "
-	     "'mkpasswd -m yescrypt')"},
+	     "'mkpasswd -m yescrypt'), or --passwd to be prompted"},
     {.name = "ssh.enabled",
      .flag = "ssh",
      .negated_flag = "no-ssh",
@@ -179,6 +183,102 @@ static const struct settings_key registry[] = {
      .flags = SETTINGS_KEY_NO_ENV,
      .offset = FIELD(files),
      .help = "files to write: {path, content|source, mode, owner}"},
+    {.name = "systemd.enable",
+     .flag = "enable",
+     .metavar = "UNIT",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(systemd_enable),
+     .validate = validate_unit_value,
+     .help = "systemd unit to enable, as systemctl enable (repeatable)"},
+    {.name = "systemd.disable",
+     .flag = "disable",
+     .metavar = "UNIT",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(systemd_disable),
+     .validate = validate_unit_value,
+     .help = "systemd unit to disable (repeatable)"},
+    {.name = "systemd.mask",
+     .flag = "mask",
+     .metavar = "UNIT",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(systemd_mask),
+     .validate = validate_unit_value,
+     .help = "systemd unit to mask (link to /dev/null; repeatable)"},
+    {.name = "config.set",
+     .flag = "config-txt",
+     .metavar = "KEY=VALUE",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(config_set),
+     .validate = validate_config_set_value,
+     .separator = '\n',
+     .help = "set KEY in config.txt's [all] section (repeatable)"},
+    {.name = "config.remove",
+     .flag = "config-txt-remove",
+     .metavar = "KEY",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(config_remove),
+     .validate = validate_config_key_value,
+     .help = "remove KEY from config.txt's [all] section (repeatable)"},
+    {.name = "config.dtoverlay",
+     .flag = "dtoverlay",
+     .metavar = "NAME[,PARAMS]",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(config_dtoverlay),
+     .validate = validate_dtoverlay_value,
+     .separator = ' ',
+     .help = "add dtoverlay=NAME[,PARAMS] to config.txt once (repeatable)"},
+    {.name = "cmdline.set",
+     .flag = "cmdline",
+     .metavar = "KEY[=VALUE]",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(cmdline_set),
+     .validate = validate_cmdline_word_value,
+     .separator = ' ',
+     .help = "set a kernel parameter in cmdline.txt (repeatable)"},
+    {.name = "cmdline.remove",
+     .flag = "cmdline-remove",
+     .metavar = "KEY",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(cmdline_remove),
+     .validate = validate_cmdline_key_value,
+     .separator = ' ',
+     .help = "remove a kernel parameter from cmdline.txt (repeatable)"},
+    {.name = "wireguard.address",
+     .flag = "wg-address",
+     .metavar = "ADDR/N",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(wireguard_address),
+     .validate = validate_cidr_value,
+     .help = "WireGuard interface wg0's address (IPv4 or IPv6 CIDR)"},
+    {.name = "wireguard.private_key_file",
+     .flag = "wg-private-key-file",
+     .metavar = "FILE",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(wireguard_private_key_file),
+     .validate = validate_file_ref_value,
+     .help = "WireGuard private key (default: keep the image's, else generate)"},
+    {.name = "wireguard.listen_port",
+     .flag = "wg-listen-port",
+     .metavar = "PORT",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(wireguard_listen_port),
+     .validate = validate_port_number_value,
+     .help = "WireGuard UDP listen port"},
+    {.name = "wireguard.peers",
+     .flag = "wg-peer",
+     .metavar = "SPEC",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(wireguard_peers),
+     .validate = validate_wg_peer_value,
+     .separator = '\n',
+     .help = "peer 'public_key=K allowed_ips=A[,A] [endpoint=H:P] [persistent_keepalive=N]'"},
+    {.name = "firewall.allow",
+     .flag = "allow",
+     .metavar = "PORT[-PORT][/PROTO]",
+     .type = SETTINGS_LIST,
+     .offset = FIELD(firewall_allow),
+     .validate = validate_port_spec_value,
+     .help = "nftables: allow inbound port(s), tcp+udp unless /tcp or /udp (repeatable)"},
 };
 
 _Static_assert(ELEMENTSOF(registry) <= SETTINGS_MAX_KEYS, "raise SETTINGS_MAX_KEYS");
@@ -322,7 +422,8 @@ static void field_free(struct herd_settings *s, const struct settings_key *key)
 	void *f = field(s, key);
 
 	switch (key->type) {
-	case SETTINGS_STRING: {
+	case SETTINGS_STRING:
+	case SETTINGS_PROMPT: {
 		char **p = f;
 		free(*p);
 		*p = NULL;
@@ -384,7 +485,8 @@ static int field_copy(struct herd_settings *dst, const struct herd_settings *src
 
 	field_free(dst, key);
 	switch (key->type) {
-	case SETTINGS_STRING: {
+	case SETTINGS_STRING:
+	case SETTINGS_PROMPT: {
 		const char *v = *(char *const *)from;
 		if (v && !(*(char **)to = strdup(v)))
 			return -ENOMEM;
@@ -497,6 +599,13 @@ static int list_parse(const struct settings_key *key, const char *value,
 				s[--len] = '\0';
 			memmove(item, s, len + 1);
 		}
+		/* Blank-separated lists (cmdline words) take any run of blanks. */
+		if (item[0] == '\0' && sep == ' ') {
+			if (!end)
+				return 0;
+			p = end + 1;
+			continue;
+		}
 		if (item[0] == '\0')
 			return herd_error_set(err, EINVAL, "%s: empty item in '%s'", key->name,
 					      value);
@@ -523,6 +632,13 @@ int settings_set_text(struct herd_settings *s, const struct settings_key *key, c
 	switch (key->type) {
 	case SETTINGS_RESERVED:
 		return herd_error_set(err, EINVAL, "%s: %s", key->name, key->hint);
+	case SETTINGS_PROMPT:
+		if (strcmp(value, "tty") != 0 && strcmp(value, "stdin") != 0)
+			return herd_error_set(err, EINVAL, "%s: %s", key->name, key->hint);
+		free(*(char **)f);
+		if (!(*(char **)f = strdup(value)))
+			return herd_error_set(err, ENOMEM, "out of memory");
+		break;
 	case SETTINGS_FILES:
 		return herd_error_set(err, EINVAL, "%s: can only be set in the fleet file",
 				      key->name);
@@ -756,6 +872,7 @@ char *settings_format_value(const struct herd_settings *s, const struct settings
 		return strdup("(secret)");
 	switch (key->type) {
 	case SETTINGS_STRING:
+	case SETTINGS_PROMPT:
 		return strdup(*(char *const *)f);
 	case SETTINGS_BOOL:
 		return strdup(*(const bool *)f ? "true" : "false");

@@ -29,7 +29,7 @@
 #include "base/strv.h"
 
 /* Upper bound on registry entries; settings.c checks the table fits. */
-#define SETTINGS_MAX_KEYS 64
+#define SETTINGS_MAX_KEYS 80
 
 /* An IPv4 address in host byte order with its prefix length.  Addresses
  * without a prefix (gateway, dns) carry prefix 32. */
@@ -90,6 +90,24 @@ struct herd_settings {
 	struct strv firstboot_packages;
 	struct strv firstboot_run;
 	struct herd_file_list files;
+	struct strv systemd_enable; /* unit names, normalized ("ssh" -> "ssh.service") */
+	struct strv systemd_disable;
+	struct strv systemd_mask;
+	struct strv config_set;		  /* config.txt "KEY=VALUE" lines for [all] */
+	struct strv config_remove;	  /* config.txt keys ("gpu_mem", "dtparam=audio") */
+	struct strv config_dtoverlay;	  /* "NAME[,PARAMS]" */
+	struct strv cmdline_set;	  /* cmdline.txt words "KEY[=VALUE]" */
+	struct strv cmdline_remove;	  /* cmdline.txt keys */
+	char *wireguard_address;	  /* CIDR, IPv4 or IPv6 */
+	char *wireguard_private_key_file; /* resolved path; unset = keep or generate */
+	char *wireguard_listen_port;	  /* 1..65535 as text */
+	struct strv wireguard_peers;	  /* normalized peer specs (validate_wg_peer) */
+	struct strv firewall_allow;	  /* "22", "22/tcp", "8000-8100/udp" */
+	char *password_input;		  /* "tty" or "stdin": --passwd / --passwd-stdin */
+	/* enum password_scheme (config/password.h) from --passwd-scheme; CLI
+	 * only, like password_input, so outside the registry: not copied or
+	 * merged, consumed by settings_cli_resolve(). */
+	unsigned password_scheme;
 
 	/* Indexed like the registry (settings_key_index()). */
 	struct settings_origin origin[SETTINGS_MAX_KEYS];
@@ -104,6 +122,8 @@ enum settings_type {
 	SETTINGS_IPV4_ADDR, /* struct herd_ipv4; "a.b.c.d", prefix 32 */
 	SETTINGS_FILES,	    /* struct herd_file_list; fleet file only */
 	SETTINGS_RESERVED,  /* recognised but refused with `hint` (no field) */
+	SETTINGS_PROMPT,    /* char *; a flag without value (--passwd): the CLI
+			       reads a secret and sets another key; refused in files */
 };
 
 /* Key flags. */

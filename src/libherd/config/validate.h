@@ -34,6 +34,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -83,3 +84,65 @@ int validate_text_value(const char *value, const struct settings_context *ctx, c
 /* Resolve and check an existing local file; *ret is the resolved path. */
 int validate_file_ref_value(const char *value, const struct settings_context *ctx, char **ret,
 			    struct herd_error *err);
+
+/* ---- system settings (validate_system.c) ------------------------------- */
+
+/* A port or port range with its protocols ("22", "8000-8100/tcp"). */
+struct herd_port_range {
+	uint16_t first, last;
+	bool tcp, udp;
+};
+
+/* One WireGuard peer (wireguard.peers item): "public_key=K
+ * allowed_ips=A[,A...] [endpoint=HOST:PORT] [persistent_keepalive=N]",
+ * fields separated by blanks, in any order. */
+struct herd_wg_peer {
+	char public_key[45];
+	char endpoint[300];
+	char allowed_ips[1024];
+	unsigned keepalive;
+	bool has_keepalive;
+};
+
+/* True when `name` ends in a systemd unit type suffix (".service", ...). */
+bool validate_unit_suffix(const char *name);
+/* Check a unit name and write it normalized (".service" added when there
+ * is no type suffix) to buf.  0, -EINVAL or -ENAMETOOLONG. */
+int validate_unit_name(const char *s, char *buf, size_t len);
+/* The key part of a config.txt line or key: "gpu_mem" of "gpu_mem=128",
+ * "dtparam=audio" of "dtparam=audio=on".  *ret_len is its length. */
+int validate_config_key(const char *s, size_t *ret_len);
+/* The key part of a cmdline word ("console" of "console=tty1"). */
+int validate_cmdline_key_len(const char *s, size_t *ret_len);
+int validate_port_spec(const char *s, struct herd_port_range *ret);
+/* A WireGuard key: canonical base64 of 32 bytes. */
+bool validate_wg_key(const char *s);
+/* "a.b.c.d/N" or an IPv6 address "/N"; the prefix is required. */
+int validate_cidr(const char *s, bool *ret_ipv6);
+/* "host:port", "a.b.c.d:port" or "[v6]:port". */
+bool validate_endpoint(const char *s);
+/* Parse a peer spec; `why` gets the reason on -EINVAL. */
+int validate_wg_peer(const char *text, struct herd_wg_peer *ret, char *why, size_t whylen);
+/* The normal text form of a peer (fields in a fixed order). */
+int validate_wg_peer_format(const struct herd_wg_peer *p, char *buf, size_t len);
+
+int validate_unit_value(const char *value, const struct settings_context *ctx, char **ret,
+			struct herd_error *err);
+int validate_config_set_value(const char *value, const struct settings_context *ctx, char **ret,
+			      struct herd_error *err);
+int validate_config_key_value(const char *value, const struct settings_context *ctx, char **ret,
+			      struct herd_error *err);
+int validate_dtoverlay_value(const char *value, const struct settings_context *ctx, char **ret,
+			     struct herd_error *err);
+int validate_cmdline_word_value(const char *value, const struct settings_context *ctx, char **ret,
+				struct herd_error *err);
+int validate_cmdline_key_value(const char *value, const struct settings_context *ctx, char **ret,
+			       struct herd_error *err);
+int validate_port_spec_value(const char *value, const struct settings_context *ctx, char **ret,
+			     struct herd_error *err);
+int validate_port_number_value(const char *value, const struct settings_context *ctx, char **ret,
+			       struct herd_error *err);
+int validate_cidr_value(const char *value, const struct settings_context *ctx, char **ret,
+			struct herd_error *err);
+int validate_wg_peer_value(const char *value, const struct settings_context *ctx, char **ret,
+			   struct herd_error *err);

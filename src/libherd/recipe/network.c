@@ -67,7 +67,7 @@ int recipe_wpa_psk(const char *passphrase, const char *ssid, char ret[65])
 }
 
 /* RFC 4122 §4.3 name-based UUID (SHA-1, version 5) in herd's namespace. */
-static int uuid_v5(const char *name, char ret[37])
+int recipe_uuid_v5(const char *name, char ret[37])
 {
 	static const unsigned char ns[16] = {0x6b, 0x1f, 0x2e, 0x43, 0x8c, 0x55, 0x4d, 0x1a,
 					     0x9e, 0x07, 0x3b, 0x5c, 0x21, 0xd4, 0x80, 0x9f};
@@ -177,7 +177,7 @@ static int nm_wifi(struct recipe *r, const struct herd_settings *s, const char *
 			*p = '_';
 	snprintf(path, sizeof(path), NM_DIR "/%s.nmconnection", file);
 	snprintf(text, sizeof(text), "wifi:%s", s->wifi_ssid);
-	if (uuid_v5(text, uuid) < 0)
+	if (recipe_uuid_v5(text, uuid) < 0)
 		return herd_error_set(err, EIO, "wifi: cannot make a UUID");
 	snprintf(text, sizeof(text),
 		 "[connection]\n"
@@ -216,7 +216,7 @@ static int nm_static(struct recipe *r, const struct herd_settings *s, const char
 {
 	char uuid[37], text[2048], a1[128];
 
-	if (uuid_v5("ethernet:eth0", uuid) < 0)
+	if (recipe_uuid_v5("ethernet:eth0", uuid) < 0)
 		return herd_error_set(err, EIO, "ipaddr: cannot make a UUID");
 	snprintf(a1, sizeof(a1), "%s%s%s", addr, gw[0] ? "," : "", gw);
 	snprintf(text, sizeof(text),

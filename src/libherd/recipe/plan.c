@@ -3,7 +3,9 @@
  *
  * recipe_plan() reads what it needs from the image (never writes) and
  * appends operations in a fixed order: hostname, user and password, SSH,
- * network, timezone, locale, keymap, extra files, first-boot work.  The
+ * network, timezone, locale, keymap, extra files, config.txt/cmdline.txt
+ * (bootcfg.c), WireGuard (wireguard.c), firewall (firewall.c), systemd
+ * units (units.c), first-boot work.  The
  * files each setting touches are the ones Raspberry Pi OS and Debian read
  * (see the comment at each function); users.c and network.c hold the two
  * larger settings.
@@ -11,7 +13,8 @@
  * OS support: Debian, Raspberry Pi OS and Ubuntu get every setting.  Any
  * other root filesystem (or one without os-release) gets the portable ones
  * — hostname, timezone, authorized keys of an existing user, the sshd
- * drop-in, extra files — and a warning naming each setting skipped.
+ * drop-in, extra files, config.txt/cmdline.txt — and a warning naming
+ * each setting skipped.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -584,8 +587,20 @@ static enum recipe_network detect_network(struct vfs *root)
 static void skipped_settings(const struct herd_settings *s, char *buf, size_t len)
 {
 	static const char *const names[] = {
-	    "user",   "password_hash", "ssh.enabled",	     "wifi.ssid",     "ipaddr",
-	    "locale", "keymap",	       "firstboot.packages", "firstboot.run",
+	    "user",
+	    "password_hash",
+	    "ssh.enabled",
+	    "wifi.ssid",
+	    "ipaddr",
+	    "locale",
+	    "keymap",
+	    "firstboot.packages",
+	    "firstboot.run",
+	    "wireguard.address",
+	    "firewall.allow",
+	    "systemd.enable",
+	    "systemd.disable",
+	    "systemd.mask",
 	};
 	size_t o = 0;
 
@@ -664,6 +679,14 @@ int recipe_plan(const struct recipe_target *t, const struct image_os *os,
 		k = plan_keymap(r, s, err);
 	if (k >= 0)
 		k = plan_files(r, &db, s, err);
+	if (k >= 0)
+		k = bootcfg_plan(r, t, s, err);
+	if (k >= 0 && r->os_known)
+		k = wireguard_plan(r, t, s, err);
+	if (k >= 0 && r->os_known)
+		k = firewall_plan(r, t, s, err);
+	if (k >= 0 && r->os_known)
+		k = units_plan(r, t, s, err);
 	if (k >= 0 && r->os_known)
 		k = plan_firstboot(r, s, err);
 	userdb_free(&db);

@@ -101,6 +101,11 @@ struct recipe *recipe_free(struct recipe *r)
 		return NULL;
 	for (size_t i = 0; i < r->count; i++) {
 		free(r->ops[i].path);
+		/* Contents may be secrets (shadow, keys): wipe before freeing. */
+		if (r->ops[i].data)
+			explicit_bzero(r->ops[i].data, r->ops[i].type == RECIPE_WRITE
+							   ? r->ops[i].len
+							   : strlen(r->ops[i].data));
 		free(r->ops[i].data);
 		free(r->ops[i].key);
 	}
@@ -160,6 +165,13 @@ void recipe_op_describe(const struct recipe_op *op, char *buf, size_t len)
 		break;
 	case RECIPE_SET_WORD:
 		snprintf(buf, len, "word    %s:%s '%s'", part, op->path, op->data);
+		break;
+	case RECIPE_CONFIG_TXT:
+	case RECIPE_CMDLINE:
+		if (op->data)
+			snprintf(buf, len, "set     %s:%s '%s'", part, op->path, op->data);
+		else
+			snprintf(buf, len, "unset   %s:%s '%s'", part, op->path, op->key);
 		break;
 	case RECIPE_REMOVE:
 		snprintf(buf, len, "remove  %s:%s", part, op->path);
@@ -447,6 +459,10 @@ static int exec_edit(struct vfs *fs, const struct recipe_op *op, bool *changed,
 	}
 	if (op->type == RECIPE_SET_WORD)
 		r = recipe_edit_word(old, op->key, op->data, &text);
+	else if (op->type == RECIPE_CONFIG_TXT)
+		r = recipe_config_txt_edit(old, op->key, op->data, &text);
+	else if (op->type == RECIPE_CMDLINE)
+		r = recipe_cmdline_edit(old, op->key, op->data, &text);
 	else
 		r = recipe_edit_lines(old, op->key, op->data, op->flags, &text);
 	if (r < 0)
@@ -576,6 +592,8 @@ static int exec_one(const struct recipe_target *t, struct recipe_op *op, struct 
 		break;
 	case RECIPE_SET_LINE:
 	case RECIPE_SET_WORD:
+	case RECIPE_CONFIG_TXT:
+	case RECIPE_CMDLINE:
 		r = exec_edit(fs, op, &changed, err);
 		break;
 	case RECIPE_REMOVE:

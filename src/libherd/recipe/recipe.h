@@ -48,18 +48,22 @@ enum recipe_part {
 };
 
 enum recipe_op_type {
-	RECIPE_WRITE,	  /* path: data/len, mode, uid, gid (existing files get them too) */
-	RECIPE_MKDIR,	  /* mkdir -p path with mode, uid, gid (missing parts only) */
-	RECIPE_SYMLINK,	  /* path -> data (a symlink already there is replaced) */
-	RECIPE_CHMOD,	  /* path, mode */
-	RECIPE_CHOWN,	  /* path, uid, gid */
-	RECIPE_SET_LINE,  /* text file path: lines matching `key` become `data` (see below) */
-	RECIPE_SET_WORD,  /* one-line file (cmdline.txt): the word starting with `key` becomes data
-			   */
-	RECIPE_REMOVE,	  /* path (file or symlink; a missing one is fine) */
-	RECIPE_RENAME,	  /* path -> data (a missing source is fine when the target exists) */
-	RECIPE_COPY_TREE, /* copy directory data (same partition) into path, owned uid:gid,
-			     without replacing what exists (home from /etc/skel) */
+	RECIPE_WRITE,	   /* path: data/len, mode, uid, gid (existing files get them too) */
+	RECIPE_MKDIR,	   /* mkdir -p path with mode, uid, gid (missing parts only) */
+	RECIPE_SYMLINK,	   /* path -> data (a symlink already there is replaced) */
+	RECIPE_CHMOD,	   /* path, mode */
+	RECIPE_CHOWN,	   /* path, uid, gid */
+	RECIPE_SET_LINE,   /* text file path: lines matching `key` become `data` (see below) */
+	RECIPE_SET_WORD,   /* one-line file (cmdline.txt): the word starting with `key` becomes data
+			    */
+	RECIPE_REMOVE,	   /* path (file or symlink; a missing one is fine) */
+	RECIPE_RENAME,	   /* path -> data (a missing source is fine when the target exists) */
+	RECIPE_COPY_TREE,  /* copy directory data (same partition) into path, owned uid:gid,
+			      without replacing what exists (home from /etc/skel) */
+	RECIPE_CONFIG_TXT, /* config.txt: the [all]-section line with `key` becomes data
+			      (NULL data removes it); see recipe_config_txt_edit() */
+	RECIPE_CMDLINE,	   /* cmdline.txt: the parameter `key` becomes the word data
+			      (NULL data removes it); see recipe_cmdline_edit() */
 };
 
 /* RECIPE_SET_LINE matching: a line matches when it starts with `key`
@@ -100,6 +104,11 @@ struct recipe {
 		RECIPE_NET_NETPLAN,
 		RECIPE_NET_NETWORKD,
 	} network;
+	/* wireguard.*: the interface's public key (base64), "" when not
+	 * configured; key_generated when the plan made a new private key
+	 * (a dry run then shows a key that will not be used). */
+	char wireguard_public_key[45];
+	bool wireguard_key_generated;
 };
 
 /* The filesystems a recipe reads and writes; boot may be NULL (then
@@ -165,3 +174,39 @@ int recipe_wpa_psk(const char *passphrase, const char *ssid, char ret[65]);
  * blank lines and # comments are skipped.  *ret gets the key lines, each
  * ending in "\n".  Errors: "line N: why". */
 int recipe_check_public_keys(const char *text, size_t len, char **ret, struct herd_error *err);
+
+/* config.txt (Raspberry Pi firmware): set or remove the line whose key is
+ * `key` ("gpu_mem", "dtparam=audio", "dtoverlay=disable-bt") in the
+ * sections that apply to every board — before the first [filter] and
+ * after each [all].  The first such line becomes `line`, later ones are
+ * dropped; without one, `line` is appended (after an "[all]" line when
+ * the file ends under another filter).  NULL line removes.  Lines under
+ * other filters and comments are kept.  *ret is malloc'ed. */
+int recipe_config_txt_edit(const char *text, const char *key, const char *line, char **ret);
+/* cmdline.txt: the first line's parameter `key` ("quiet", "console")
+ * becomes `word` (first occurrence; later ones dropped; appended when
+ * missing); NULL word removes every occurrence.  Everything else — other
+ * parameters, their spacing, the trailing newline or its absence, later
+ * lines — is kept byte for byte. */
+int recipe_cmdline_edit(const char *text, const char *key, const char *word, char **ret);
+
+/* A unit file's [Install] section (systemd.unit(5)): lists from
+ * WantedBy=, RequiredBy=, Alias=, Also= (blank-separated, repeated keys
+ * accumulate, an empty assignment resets), and DefaultInstance=. */
+struct recipe_unit_install {
+	struct strv wanted_by, required_by, alias, also;
+	char *default_instance;
+};
+int recipe_unit_parse_install(const char *text, struct recipe_unit_install *ret);
+void recipe_unit_install_free(struct recipe_unit_install *u);
+
+/* /etc/nftables.conf for firewall.allow: an inet filter table whose
+ * input chain drops everything but replies, loopback, ICMP/ICMPv6 and
+ * the listed ports (merged, sorted); add_ssh adds 22/tcp. */
+int recipe_firewall_render(const struct strv *allow, bool add_ssh, char **ret,
+			   struct herd_error *err);
+
+/* WireGuard keys (Curve25519, RFC 7748) as base64: the public key of a
+ * private one, and a new private key from the OpenSSL CSPRNG. */
+int recipe_wg_public_key(const char *private_b64, char ret[45]);
+int recipe_wg_generate_key(char ret[45]);

@@ -53,3 +53,24 @@ int network_plan(struct recipe *r, const struct recipe_target *t, const struct h
 /* Read a local file (settings sources, key files) up to max bytes. */
 int recipe_read_local(const char *path, size_t max, char **ret, size_t *ret_len,
 		      struct herd_error *err);
+
+/* RFC 4122 §4.3 name-based UUID (SHA-1, version 5) in herd's namespace
+ * (NetworkManager connection ids that do not change between runs). */
+int recipe_uuid_v5(const char *name, char ret[37]);
+
+/* systemd units offline (units.c), like `systemctl --root`: */
+/* Enable `name` (a validated unit name): the [Install] links. */
+int units_enable(struct recipe *r, struct vfs *root, const char *setting, const char *name,
+		 struct herd_error *err);
+/* systemd.enable / systemd.disable / systemd.mask. */
+int units_plan(struct recipe *r, const struct recipe_target *t, const struct herd_settings *s,
+	       struct herd_error *err);
+/* config.* and cmdline.* edits on the boot partition (bootcfg.c). */
+int bootcfg_plan(struct recipe *r, const struct recipe_target *t, const struct herd_settings *s,
+		 struct herd_error *err);
+/* firewall.allow (firewall.c). */
+int firewall_plan(struct recipe *r, const struct recipe_target *t, const struct herd_settings *s,
+		  struct herd_error *err);
+/* wireguard.* (wireguard.c). */
+int wireguard_plan(struct recipe *r, const struct recipe_target *t, const struct herd_settings *s,
+		   struct herd_error *err);
