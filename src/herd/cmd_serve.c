@@ -1,0 +1,210 @@
+/*
+ * cmd_serve.c — `herd serve`: parse the daemon's flags into a
+ * struct serve_config, print the services' log lines, run libherd's
+ * serve loop (net/serve.h) until SIGTERM.
+ *
+ * Log lines go to stderr, one per event, "herd serve: <component>: <msg>"
+ * (systemd's journal adds the timestamps).  -v adds debug lines, -q keeps
+ * only warnings and errors.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/parse.h"
+#include "cli.h"
+#include "net/netlog.h"
+#include "net/serve.h"
+
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+static void log_line(void *ctx, enum netlog_level level, const char *component, const char *msg)
+{
+	if (level <= NETLOG_WARN)
+		fprintf(stderr, "herd serve: %s: %s: %s\n", component, level_names[level], msg);
+	else
+		fprintf(stderr, "herd serve: %s: %s\n", component, msg);
+}
+
+/* "3600", "90s", "30m", "12h", "7d" → seconds. */
+static int parse_duration_s(const char *arg, uint32_t *ret)
+{
+	char num[32];
+	size_t n = strlen(arg);
+	uint32_t mult = 1, v;
+
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, arg, n + 1);
+	switch (num[n - 1]) {
+	case 's':
+		num[--n] = '\0';
+		break;
+	case 'm':
+		mult = 60;
+		num[--n] = '\0';
+		break;
+	case 'h':
+		mult = 3600;
+		num[--n] = '\0';
+		break;
+	case 'd':
+		mult = 86400;
+		num[--n] = '\0';
+		break;
+	}
+	if (parse_u32(num, 1, UINT32_MAX / mult, &v) < 0)
+		return -EINVAL;
+	*ret = v * mult;
+	return 0;
+}
+
+static int parse_range(const char *arg, struct in_addr *first, struct in_addr *last)
+{
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	const char *dash = strchr(arg, '-');
+
+	if (!dash || (size_t)(dash - arg) >= sizeof(a) || strlen(dash + 1) >= sizeof(b))
+		return -EINVAL;
+	memcpy(a, arg, (size_t)(dash - arg));
+	a[dash - arg] = '\0';
+	memcpy(b, dash + 1, strlen(dash + 1) + 1);
+	if (inet_pton(AF_INET, a, first) != 1 || inet_pton(AF_INET, b, last) != 1)
+		return -EINVAL;
+	if (ntohl(first->s_addr) > ntohl(last->s_addr))
+		return -ERANGE;
+	return 0;
+}
+
+static int serve_option(struct cli *cli, void *ctx, int opt, const char *arg)
+{
+	struct serve_config *cfg = ctx;
+	uint32_t port;
+
+	switch (opt) {
+	case 'c':
+		cfg->config_path = arg;
+		return 0;
+	case 'i':
+		cfg->interface = arg;
+		return 0;
+	case 'd':
+		if (strcmp(arg, "proxy") == 0)
+			cfg->dhcp.mode = DHCP_MODE_PROXY;
+		else if (strcmp(arg, "server") == 0)
+			cfg->dhcp.mode = DHCP_MODE_SERVER;
+		else if (strcmp(arg, "off") == 0)
+			cfg->dhcp.mode = DHCP_MODE_OFF;
+		else
+			return cli_usage_error(cli, "--dhcp %s: expected proxy, server or off",
+					       arg);
+		return 0;
+	case 'r':
+		if (parse_range(arg, &cfg->dhcp.range_first, &cfg->dhcp.range_last) < 0)
+			return cli_usage_error(
+			    cli, "--range %s: expected FIRST-LAST IPv4 addresses, first <= last",
+			    arg);
+		return 0;
+	case 'l':
+		if (parse_duration_s(arg, &cfg->dhcp.lease_time) < 0)
+			return cli_usage_error(
+			    cli, "--lease-time %s: expected seconds or 30m, 12h, 7d", arg);
+		return 0;
+	case 't':
+		cfg->tftp.root = arg;
+		return 0;
+	case 'p':
+		if (parse_u32(arg, 1, 65535, &port) < 0)
+			return cli_usage_error(cli, "--tftp-port %s: expected 1-65535", arg);
+		cfg->tftp.port = (uint16_t)port;
+		return 0;
+	case 'H':
+		cfg->http.listen = arg;
+		return 0;
+	case 'D':
+		cfg->db_path = arg;
+		return 0;
+	case 'u':
+		cfg->user = arg;
+		return 0;
+	}
+	return EXIT_USAGE;
+}
+
+static int serve_run_cmd(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+						{"interface", required_argument, NULL, 'i'},
+						{"dhcp", required_argument, NULL, 'd'},
+						{"range", required_argument, NULL, 'r'},
+						{"lease-time", required_argument, NULL, 'l'},
+						{"tftp-root", required_argument, NULL, 't'},
+						{"tftp-port", required_argument, NULL, 'p'},
+						{"http", required_argument, NULL, 'H'},
+						{"db", required_argument, NULL, 'D'},
+						{"user", required_argument, NULL, 'u'},
+						{0}};
+	struct serve_config cfg = {
+	    .dhcp = {.mode = DHCP_MODE_PROXY, .lease_time = 3600},
+	    .tftp = {.port = 69},
+	};
+	struct netlog log = {.fn = log_line, .max = NETLOG_INFO};
+	struct herd_error err = {0};
+	struct serve *s = NULL;
+	int r = cli_parse(cli, &cmd_serve, argc, argv, "c:i:", options, serve_option, &cfg);
+
+	if (r >= 0)
+		return r;
+	if (optind != argc)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+	if (cfg.dhcp.mode != DHCP_MODE_OFF && !cfg.interface)
+		return cli_usage_error(cli, "--dhcp %s needs --interface",
+				       cfg.dhcp.mode == DHCP_MODE_PROXY ? "proxy" : "server");
+	if (cfg.dhcp.mode == DHCP_MODE_SERVER && !cfg.dhcp.range_first.s_addr)
+		return cli_usage_error(cli, "--dhcp server needs --range FIRST-LAST");
+	if (cfg.dhcp.mode == DHCP_MODE_OFF && !cfg.tftp.root && !cfg.http.listen)
+		return cli_usage_error(cli,
+				       "nothing to serve: enable --dhcp, --tftp-root or --http");
+	if (cli->verbose)
+		log.max = NETLOG_DEBUG;
+	else if (cli->quiet)
+		log.max = NETLOG_WARN;
+	if (serve_new(&cfg, &log, &s, &err) < 0 || serve_run(s, &err) < 0) {
+		serve_free(s);
+		return cli_fail_error(&err);
+	}
+	serve_free(s);
+	return EXIT_OK;
+}
+
+const struct cli_command cmd_serve = {
+    .name = "serve",
+    .summary = "netboot server: DHCP (proxy or server), TFTP, HTTP",
+    .usage =
+	"Usage: herd serve [--config FILE] --interface IF [--dhcp proxy|server|off]\n"
+	"                  [--range FIRST-LAST] [--lease-time T] [--tftp-root DIR|IMAGE:PART:/]\n"
+	"                  [--tftp-port 69] [--http ADDR:PORT] [--db PATH] [--user NAME]\n"
+	"\n"
+	"One process, one event loop: answers the boards on the network named by\n"
+	"--interface, serves their boot files, and logs one line per boot step per\n"
+	"device.  Runs until SIGTERM or SIGINT.\n"
+	"\n"
+	"  -c, --config FILE     fleet file (static leases and per-host settings)\n"
+	"  -i, --interface IF    the network interface the boards are on\n"
+	"      --dhcp MODE       proxy (default: answer PXE clients and the Raspberry Pi\n"
+	"                        bootloader beside an existing DHCP server), server (hand\n"
+	"                        out leases from --range) or off\n"
+	"      --range A-B       first and last address to lease (server mode)\n"
+	"      --lease-time T    lease length: seconds, or 30m, 12h, 7d (default 1h)\n"
+	"      --tftp-root R     serve files over TFTP from directory R, or from an\n"
+	"                        image's partition (IMAGE:boot:/)\n"
+	"      --tftp-port N     TFTP port (default 69)\n"
+	"      --http ADDR:PORT  also serve the root over HTTP\n"
+	"      --db PATH         state database (leases, clients seen)\n"
+	"      --user NAME       drop to this user after binding the ports\n"
+	"  -v, --verbose         log debug lines too\n"
+	"  -q, --quiet           log only warnings and errors\n",
+    .run = serve_run_cmd,
+};
