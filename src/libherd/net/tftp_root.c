@@ -126,6 +126,7 @@ int tftp_root_open(const char *spec, const struct tftp_root_limits *limits, stru
 		root->limits.cache_max = limits->cache_max;
 	if (limits && limits->cache_file_max)
 		root->limits.cache_file_max = limits->cache_file_max;
+	root->limits.no_cache = limits && limits->no_cache;
 
 	/* An existing directory wins over IMAGE:PART:/ parsing, so a
 	 * directory whose name contains ':' still works. */
@@ -413,7 +414,7 @@ int tftp_root_open_file(struct tftp_root *root, const char *filename, enum tftp_
 	}
 	memcpy(f->path, path, strlen(path) + 1);
 
-	if (f->size <= root->limits.cache_file_max) {
+	if (!root->limits.no_cache && f->size <= root->limits.cache_file_max) {
 		const char *key = root->vfs ? f->vfs_path : "";
 
 		e = cache_find(root, dev, ino, f->size, mtime_ns, key);

@@ -41,7 +41,7 @@ struct tftp_file {
 	unsigned refs;
 	struct tftp_cache_entry *entry;
 	uint8_t *owned; /* netascii copy */
-	int fd;
+	int fd;		/* directory roots, when not cached (see tftp_root_limits.no_cache) */
 	struct tftp_root *root;
 	char vfs_path[TFTP_FILENAME_MAX + 64];
 };
@@ -49,6 +49,8 @@ struct tftp_file {
 struct tftp_root_limits {
 	uint64_t cache_max;	 /* bytes held in memory for all files (default 512 MiB) */
 	uint64_t cache_file_max; /* largest file cached (default 128 MiB) */
+	bool no_cache;		 /* never cache: directory files keep their fd (HTTP
+				    sends them with sendfile), image files read per call */
 };
 
 /* `spec` is a directory, or IMAGE:PART:/path.  The root keeps the
