@@ -223,6 +223,11 @@ static void test_transfer_exact_multiple_and_empty(void **state)
 	assert_int_equal(len, 0);
 	tftp_transfer_init(&t, &req, 0, &l);
 	assert_int_equal(t.last_block, 1);
+	/* tsize 0 is not acknowledged (curl rejects it); no OACK at all here. */
+	req.has_tsize = true;
+	tftp_transfer_init(&t, &req, 0, &l);
+	assert_false(t.oack.tsize);
+	assert_false(t.send_oack);
 	tftp_transfer_block(&t, 1, &off, &len, &wire);
 	assert_int_equal(off, 0);
 	assert_int_equal(len, 0);

@@ -217,8 +217,9 @@ static void conn_finish(struct tftp_conn *c, enum tftp_transfer_state state)
 		/* The Pi bootloader aborts after block 1 to probe for a file:
 		 * normal, so not a warning. */
 		netlog(server->log, NETLOG_INFO, "tftp",
-		       "%s %s: client ended the transfer after block %llu (error %u)", c->peer_str,
-		       c->requested, (unsigned long long)t->acked, t->client_error_code);
+		       "%s %s: client ended the transfer (error %u) after %llu of %llu blocks",
+		       c->peer_str, c->requested, t->client_error_code,
+		       (unsigned long long)t->acked, (unsigned long long)t->last_block);
 		break;
 	default:
 		server->transfers_failed++;

@@ -59,8 +59,11 @@ void tftp_transfer_init(struct tftp_transfer *t, const struct tftp_request *req,
 	} else if (t->blksize > max_blksize) {
 		t->blksize = max_blksize;
 	}
-	if (req->has_tsize) {
-		/* RFC 2349: in an RRQ the client sends 0; we answer the size. */
+	if (req->has_tsize && size > 0) {
+		/* RFC 2349: in an RRQ the client sends 0; we answer the size.
+		 * Not for an empty file: curl (8.x) takes "tsize 0" in an OACK
+		 * for invalid and quits without a word, so the option is simply
+		 * not acknowledged (RFC 2347 lets the server drop any option). */
 		t->oack.tsize = true;
 		t->oack.tsize_value = size;
 	}
