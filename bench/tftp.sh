@@ -54,7 +54,9 @@ head -c $((8 << 20)) /dev/urandom >"$work/root/f8"
 head -c $((loss_mib << 20)) /dev/urandom >"$work/root/floss"
 chmod -R a+rX "$work/root"
 
+server_name=
 start_herd() {
+	server_name=herd
 	ip netns exec "$NS_S" "$herd" serve -q --dhcp off --interface veth-s \
 		--tftp-root "$work/root" 2>"$work/herd.log" &
 	server_pid=$!
@@ -66,6 +68,7 @@ start_herd() {
 	exit 1
 }
 start_dnsmasq() { # MAX
+	server_name=dnsmasq
 	ip netns exec "$NS_S" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
 		--user=root --pid-file="$work/dnsmasq.pid" --interface=veth-s --bind-interfaces \
 		--enable-tftp --tftp-root="$work/root" --tftp-max="$1" 2>"$work/dnsmasq.log" &
@@ -109,7 +112,7 @@ clients() {
 		fi
 	done
 	if [ "$bad" -ne 0 ]; then
-		echo "bench: $bad of $n downloads of $file incomplete or different" >&2
+		echo "bench: $server_name: $bad of $n downloads of $file incomplete or different" >&2
 		echo $(((t1 - t0) / 1000000)) FAIL
 		return 1
 	fi

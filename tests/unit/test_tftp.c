@@ -338,6 +338,7 @@ static void test_transfer_timeouts(void **state)
 	uint64_t deadline, prev_rto;
 
 	l.max_retries = 3;
+	l.give_up_us = 0; /* the count alone decides here */
 	tftp_transfer_init(&t, &req, 100000, &l);
 	tftp_transfer_start(&t, 0, &s);
 	deadline = tftp_transfer_deadline(&t);
@@ -364,6 +365,29 @@ static void test_transfer_timeouts(void **state)
 	assert_false(tftp_transfer_timeout(&t, tftp_transfer_deadline(&t), &s));
 	assert_int_equal(t.state, TFTP_TRANSFER_FAILED);
 	assert_int_equal(tftp_transfer_deadline(&t), UINT64_MAX);
+}
+
+static void test_transfer_give_up_needs_time(void **state)
+{
+	/* A fast RTO must not end a transfer whose client is only slow: the
+	 * retry count and the time without progress must both be exceeded. */
+	struct tftp_request req = {.opcode = TFTP_OP_RRQ};
+	struct tftp_transfer_limits l = limits();
+	struct tftp_transfer t;
+	struct tftp_send s;
+	uint64_t now = 0;
+	unsigned timeouts = 0;
+
+	l.rto_initial_us = 2000;
+	l.rto_max_us = 100000;
+	tftp_transfer_init(&t, &req, 100000, &l);
+	tftp_transfer_start(&t, now, &s);
+	while (tftp_transfer_timeout(&t, (now = tftp_transfer_deadline(&t)), &s))
+		timeouts++;
+	assert_int_equal(t.state, TFTP_TRANSFER_FAILED);
+	assert_true(timeouts > l.max_retries);
+	assert_true(now >= l.give_up_us);
+	assert_true(now < l.give_up_us + l.rto_max_us + 1);
 }
 
 static void test_transfer_rto_adapts(void **state)
@@ -465,6 +489,7 @@ int main(void)
 	    cmocka_unit_test(test_transfer_window_gap),
 	    cmocka_unit_test(test_transfer_rollover),
 	    cmocka_unit_test(test_transfer_timeouts),
+	    cmocka_unit_test(test_transfer_give_up_needs_time),
 	    cmocka_unit_test(test_transfer_rto_adapts),
 	    cmocka_unit_test(test_transfer_client_error),
 	    cmocka_unit_test(test_path_rules),

@@ -23,6 +23,7 @@ void tftp_transfer_limits_default(struct tftp_transfer_limits *ret)
 	    .rto_min_us = 2 * 1000,
 	    .rto_max_us = 5 * 1000 * 1000,
 	    .max_retries = 6,
+	    .give_up_us = 15ull * 1000 * 1000,
 	};
 }
 
@@ -50,6 +51,7 @@ void tftp_transfer_init(struct tftp_transfer *t, const struct tftp_request *req,
 	t->rto_max_us = limits->rto_max_us > t->rto_min_us ? limits->rto_max_us : t->rto_min_us;
 	t->rto_us = clamp_u32(limits->rto_initial_us, t->rto_min_us, t->rto_max_us);
 	t->max_retries = limits->max_retries;
+	t->give_up_us = limits->give_up_us;
 
 	if (req->has_blksize) {
 		/* RFC 2348: the server may answer with a smaller size. */
@@ -115,6 +117,7 @@ static void send_window(struct tftp_transfer *t, uint64_t now_us, bool resend,
 
 void tftp_transfer_start(struct tftp_transfer *t, uint64_t now_us, struct tftp_send *ret)
 {
+	t->progress_us = now_us;
 	if (t->send_oack) {
 		t->sent_end = 0;
 		t->window_sent_us = now_us;
@@ -176,6 +179,7 @@ enum tftp_event tftp_transfer_receive(struct tftp_transfer *t, const uint8_t *bu
 			rtt_sample(t, now_us - t->window_sent_us);
 		t->oack_acked = true;
 		t->retries = 0;
+		t->progress_us = now_us;
 		send_window(t, now_us, false, ret);
 		return TFTP_EVENT_SEND;
 	}
@@ -194,6 +198,7 @@ enum tftp_event tftp_transfer_receive(struct tftp_transfer *t, const uint8_t *bu
 		rtt_sample(t, now_us - t->window_sent_us);
 	t->acked = block;
 	t->retries = 0;
+	t->progress_us = now_us;
 	if (t->acked == t->last_block) {
 		t->state = TFTP_TRANSFER_DONE;
 		t->deadline_us = UINT64_MAX;
@@ -219,7 +224,7 @@ bool tftp_transfer_timeout(struct tftp_transfer *t, uint64_t now_us, struct tftp
 	if (now_us < t->deadline_us)
 		return true;
 	t->timeouts++;
-	if (++t->retries > t->max_retries) {
+	if (++t->retries > t->max_retries && now_us - t->progress_us >= t->give_up_us) {
 		t->state = TFTP_TRANSFER_FAILED;
 		t->deadline_us = UINT64_MAX;
 		return false;

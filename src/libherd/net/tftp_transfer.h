@@ -24,8 +24,8 @@
  *    ACKs never cause duplicate sends (RFC 1350's "sorcerer's apprentice");
  *  - the retransmission timeout adapts to the measured round trip
  *    (RFC 6298's smoothed RTT and variance, Karn's rule: no sample from a
- *    retransmitted window) and doubles on each timeout, up to max_retries
- *    consecutive timeouts, after which the transfer fails;
+ *    retransmitted window) and doubles on each timeout; the transfer fails
+ *    after max_retries consecutive timeouts spanning at least give_up_us;
  *  - an ERROR from the client ends the transfer (the Raspberry Pi
  *    bootloader aborts after block 1 to test that a file exists).
  */
@@ -42,11 +42,15 @@ struct tftp_transfer_limits {
 	uint32_t rto_initial_us; /* before the first RTT sample */
 	uint32_t rto_min_us;
 	uint32_t rto_max_us;
-	uint32_t max_retries; /* consecutive timeouts before giving up */
+	uint32_t max_retries; /* consecutive timeouts before giving up ... */
+	uint64_t give_up_us;  /* ... and at least this long without progress */
 };
 
 /* Defaults: blksize up to 1468 (Ethernet MTU 1500), window up to 64,
- * first timeout 500 ms, RTO between 2 ms and 5 s, 6 retries. */
+ * first timeout 500 ms, RTO between 2 ms and 5 s; give up after 6
+ * retries and 15 s without progress (a client descheduled on a loaded
+ * machine, or a Pi with TFTP_FILE_TIMEOUT 30 s, must not lose its
+ * transfer to a fast RTO). */
 void tftp_transfer_limits_default(struct tftp_transfer_limits *ret);
 
 enum tftp_transfer_state {
@@ -91,7 +95,8 @@ struct tftp_transfer {
 	uint32_t srtt_us, rttvar_us, rto_us;
 	uint32_t rto_min_us, rto_max_us;
 	uint32_t retries, max_retries;
-	bool fixed_timeout; /* the client negotiated "timeout" */
+	uint64_t give_up_us;
+	uint64_t progress_us; /* last time the client acknowledged something */
 
 	/* Counters for logs and metrics. */
 	uint64_t blocks_sent, blocks_resent, timeouts;
