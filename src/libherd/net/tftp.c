@@ -245,40 +245,36 @@ static void on_conn_timer(struct evloop *loop, struct evloop_timer *timer, void 
 	conn_arm(c);
 }
 
+/* One datagram per wake-up: with lock-step windows there is rarely more
+ * than one waiting, and the epoll watch is level-triggered, so reading on
+ * until EAGAIN would only add a failing recv() to every block. */
 static void on_conn_readable(struct evloop *loop, int fd, uint32_t events, void *userdata)
 {
 	struct tftp_conn *c = userdata;
 	struct tftp_server *server = c->server;
+	ssize_t n = recv(fd, server->packet, sizeof(server->packet), MSG_DONTWAIT);
+	struct tftp_send s;
 
-	for (unsigned i = 0; i < TFTP_RECV_BUDGET; i++) {
-		ssize_t n = recv(fd, server->packet, sizeof(server->packet), MSG_DONTWAIT);
-		struct tftp_send s;
-		enum tftp_event ev;
-
-		if (n < 0) {
-			/* ECONNREFUSED: the client went away (ICMP); the timer
-			 * will end the transfer if it does not come back. */
-			return;
-		}
-		ev = tftp_transfer_receive(&c->t, server->packet, (size_t)n, evloop_now_us(loop),
-					   &s);
-		switch (ev) {
-		case TFTP_EVENT_SEND:
-			conn_send(c, &s);
-			conn_arm(c);
-			break;
-		case TFTP_EVENT_DONE:
-		case TFTP_EVENT_ABORTED:
-			conn_finish(c, c->t.state);
-			return;
-		case TFTP_EVENT_MALFORMED:
-			netlog(server->log, NETLOG_DEBUG, "tftp",
-			       "%s %s: ignored a %zd-byte packet that is not an ACK", c->peer_str,
-			       c->requested, n);
-			break;
-		case TFTP_EVENT_IGNORED:
-			break;
-		}
+	if (n < 0)
+		/* ECONNREFUSED: the client went away (ICMP); the timer ends
+		 * the transfer if it does not come back. */
+		return;
+	switch (tftp_transfer_receive(&c->t, server->packet, (size_t)n, evloop_now_us(loop), &s)) {
+	case TFTP_EVENT_SEND:
+		conn_send(c, &s);
+		conn_arm(c);
+		break;
+	case TFTP_EVENT_DONE:
+	case TFTP_EVENT_ABORTED:
+		conn_finish(c, c->t.state);
+		break;
+	case TFTP_EVENT_MALFORMED:
+		netlog(server->log, NETLOG_DEBUG, "tftp",
+		       "%s %s: ignored a %zd-byte packet that is not an ACK", c->peer_str,
+		       c->requested, n);
+		break;
+	case TFTP_EVENT_IGNORED:
+		break;
 	}
 }
 
