@@ -20,7 +20,7 @@ void tftp_transfer_limits_default(struct tftp_transfer_limits *ret)
 	    .max_blksize = 1468, /* 1500 - 20 (IPv4) - 8 (UDP) - 4 (TFTP) */
 	    .max_windowsize = 64,
 	    .rto_initial_us = 500 * 1000,
-	    .rto_min_us = 2 * 1000,
+	    .rto_min_us = 5 * 1000,
 	    .rto_max_us = 5 * 1000 * 1000,
 	    .max_retries = 6,
 	    .give_up_us = 15ull * 1000 * 1000,

@@ -47,7 +47,7 @@ struct tftp_transfer_limits {
 };
 
 /* Defaults: blksize up to 1468 (Ethernet MTU 1500), window up to 64,
- * first timeout 500 ms, RTO between 2 ms and 5 s; give up after 6
+ * first timeout 500 ms, RTO between 5 ms and 5 s; give up after 6
  * retries and 15 s without progress (a client descheduled on a loaded
  * machine, or a Pi with TFTP_FILE_TIMEOUT 30 s, must not lose its
  * transfer to a fast RTO). */
