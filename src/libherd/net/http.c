@@ -250,13 +250,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
-	static int first_call_marker;
 	struct http_server *server = cls;
 
 	/* libmicrohttpd calls once with the headers, then for the body;
 	 * answer on the second call so a body never arrives unasked. */
 	if (*con_cls == NULL) {
-		*con_cls = &first_call_marker;
+		*con_cls = server; /* any non-NULL marker */
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
