@@ -8,6 +8,8 @@
 #   build    compilers, meson, the libraries libherd links
 #   test     cmocka, clang's libFuzzer runtime, and the independent tools
 #            the integration tests use as witnesses
+#   bench    the anchors bench/ compares against that the tests do not
+#            need (only with --bench: they are large)
 set -euo pipefail
 
 build=(
@@ -24,21 +26,28 @@ test=(
 	openssh-client bmap-tools
 	tftp-hpa atftp busybox curl dnsmasq-base iproute2 nftables
 )
+bench=(
+	libguestfs-tools linux-image-amd64
+)
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: must run as root (it calls apt-get)" >&2
 	exit 1
 fi
 
+want=("${build[@]}" "${test[@]}")
+if [ "${1:-}" = "--bench" ]; then
+	want+=("${bench[@]}")
+fi
 missing=()
-for p in "${build[@]}" "${test[@]}"; do
+for p in "${want[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
 		missing+=("$p")
 	fi
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-	echo "install-deps: all ${#build[@]} build and ${#test[@]} test packages present"
+	echo "install-deps: all ${#want[@]} packages present"
 	exit 0
 fi
 
