@@ -458,7 +458,10 @@ static void on_request_readable(struct evloop *loop, int fd, uint32_t events, vo
 				struct in_pktinfo pi;
 
 				memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-				local = pi.ipi_addr;
+				/* ipi_spec_dst, not ipi_addr: for a request sent to
+				 * a broadcast address it is the interface's own
+				 * address, which the transfer socket can bind. */
+				local = pi.ipi_spec_dst;
 				ifindex = pi.ipi_ifindex;
 			}
 		}
