@@ -25,6 +25,7 @@ test=(
 	xz-utils zstd gzip bzip2 zip coreutils procps mount python3
 	openssh-client bmap-tools
 	busybox isc-dhcp-client kea-admin dnsmasq-base iproute2
+	tftp-hpa atftp curl nftables
 )
 bench=(
 	libguestfs-tools linux-image-amd64

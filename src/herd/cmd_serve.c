@@ -180,6 +180,28 @@ static int serve_option(struct cli *cli, void *ctx, int opt, const char *arg)
 	case 'u':
 		cfg->user = arg;
 		return 0;
+	case 'R':
+		cfg->http.root = arg;
+		return 0;
+	case 'B':
+		if (parse_u32(arg, 8, 65464, &cfg->tftp.max_blksize) < 0)
+			return cli_usage_error(cli, "--tftp-blksize-max %s: expected 8-65464", arg);
+		return 0;
+	case 'W':
+		if (parse_u32(arg, 1, 65535, &cfg->tftp.max_windowsize) < 0)
+			return cli_usage_error(cli, "--tftp-windowsize-max %s: expected 1-65535",
+					       arg);
+		return 0;
+	case 'T':
+		if (parse_u32(arg, 1, 1000000, &cfg->tftp.max_transfers) < 0)
+			return cli_usage_error(cli, "--tftp-max-transfers %s: expected 1-1000000",
+					       arg);
+		return 0;
+	case 'C':
+		if (parse_u32(arg, 1, 1000000, &cfg->tftp.max_per_client) < 0)
+			return cli_usage_error(cli, "--tftp-max-per-client %s: expected 1-1000000",
+					       arg);
+		return 0;
 	}
 	return EXIT_USAGE;
 }
@@ -206,6 +228,11 @@ static int serve_run_cmd(struct cli *cli, int argc, char **argv)
 	    {"tftp-server", required_argument, NULL, OPT_TFTP_SERVER},
 	    {"boot-file", required_argument, NULL, OPT_BOOT_FILE},
 	    {"pxe-menu", required_argument, NULL, OPT_PXE_MENU},
+	    {"http-root", required_argument, NULL, 'R'},
+	    {"tftp-blksize-max", required_argument, NULL, 'B'},
+	    {"tftp-windowsize-max", required_argument, NULL, 'W'},
+	    {"tftp-max-transfers", required_argument, NULL, 'T'},
+	    {"tftp-max-per-client", required_argument, NULL, 'C'},
 	    {0}};
 	struct serve_config cfg = {
 	    .tftp = {.port = 69},
@@ -260,14 +287,18 @@ const struct cli_command cmd_serve = {
     .usage =
 	"Usage: herd serve [--config FILE] --interface IF [--dhcp proxy|server|off]\n"
 	"                  [--range FIRST-LAST] [--lease-time T] [--tftp-root DIR|IMAGE:PART:/]\n"
-	"                  [--tftp-port 69] [--http ADDR:PORT] [--db PATH] [--user NAME]\n"
-	"                  [--static-lease MAC=IP|HOSTNAME=IP]... [--router IP] [--dns IP,...]\n"
-	"                  [--domain NAME] [--tftp-server IP] [--boot-file NAME] [--pxe-menu "
-	"TEXT]\n"
+	"                  [--tftp-port 69] [--http ADDR:PORT] [--http-root DIR|IMAGE:PART:/]\n"
+	"                  [--db PATH] [--user NAME] [--static-lease MAC=IP|HOSTNAME=IP]...\n"
+	"                  [--router IP] [--dns IP,...] [--domain NAME] [--tftp-server IP]\n"
+	"                  [--boot-file NAME] [--pxe-menu TEXT] [--tftp-blksize-max N]\n"
+	"                  [--tftp-windowsize-max N] [--tftp-max-transfers N]\n"
+	"                  [--tftp-max-per-client N]\n"
 	"\n"
 	"One process, one event loop: answers the boards on the network named by\n"
 	"--interface, serves their boot files, and logs one line per boot step per\n"
-	"device.  Runs until SIGTERM or SIGINT.\n"
+	"device.  Binds its ports, then drops root.  SIGHUP re-opens the TFTP root;\n"
+	"SIGTERM or SIGINT stops taking requests, lets running transfers finish (at\n"
+	"most 30 s) and exits.\n"
 	"\n"
 	"  -c, --config FILE     fleet file (static leases and per-host settings)\n"
 	"  -i, --interface IF    the network interface the boards are on\n"
@@ -288,10 +319,18 @@ const struct cli_command cmd_serve = {
 	"      --pxe-menu TEXT   PXE menu text in option 43 (default \"Raspberry Pi Boot\")\n"
 	"      --tftp-root R     serve files over TFTP from directory R, or from an\n"
 	"                        image's partition (IMAGE:boot:/)\n"
+	"                        (read-only; RFC 2347 options blksize, tsize, timeout,\n"
+	"                        windowsize; <serial>/file falls back to file)\n"
 	"      --tftp-port N     TFTP port (default 69)\n"
-	"      --http ADDR:PORT  also serve the root over HTTP\n"
+	"      --tftp-blksize-max N     largest block size (default: interface MTU - 32)\n"
+	"      --tftp-windowsize-max N  largest RFC 7440 window (default 64)\n"
+	"      --tftp-max-transfers N   concurrent transfers in all (default 4096)\n"
+	"      --tftp-max-per-client N  concurrent transfers per client (default 64)\n"
+	"      --http ADDR:PORT  serve files over HTTP too (Range, /healthz)\n"
+	"      --http-root R     what HTTP serves under / (default: the TFTP root)\n"
 	"      --db PATH         state database (leases, clients seen)\n"
-	"      --user NAME       drop to this user after binding the ports\n"
+	"      --user NAME       drop to this user after binding the ports (default:\n"
+	"                        herd if it exists, else nobody; root keeps root)\n"
 	"  -v, --verbose         log debug lines too\n"
 	"  -q, --quiet           log only warnings and errors\n",
     .run = serve_run_cmd,

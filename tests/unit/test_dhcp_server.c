@@ -503,6 +503,18 @@ static void test_proxy(void **state)
 	assert_int_equal(send_packet(f, &t, NOW), DHCP_ACK);
 	assert_int_equal(f->parsed.yiaddr, 0);
 	assert_non_null(dhcp_packet_option(&f->parsed, 43, &n));
+
+	/* iPXE (same vendor class as a BIOS PXE ROM, user class "iPXE"):
+	 * boot server yes, the Pi's boot menu no — iPXE would wait on it. */
+	tp_init(&t, 0x1234, mac_a);
+	tp_opt_u8(&t, 53, DHCP_DISCOVER);
+	tp_opt(&t, 60, "PXEClient:Arch:00000:UNDI:002001", 32);
+	tp_opt(&t, 77, "iPXE", 4);
+	tp_end(&t);
+	assert_int_equal(send_packet(f, &t, NOW), DHCP_OFFER);
+	assert_int_equal(f->parsed.siaddr, TP_IP(10, 9, 0, 5));
+	assert_null(dhcp_packet_option(&f->parsed, 43, &n));
+	assert_non_null(dhcp_packet_option(&f->parsed, 66, &n));
 }
 
 /* Every client is recorded: MAC, vendor class, Pi model and serial. */

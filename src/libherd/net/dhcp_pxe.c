@@ -84,6 +84,15 @@ void dhcp_client_identify(const struct dhcp_packet *p, struct dhcp_client_info *
 	ret->pi3b_rom = ret->pxe && p->xid == DHCP_PI3B_ROM_XID;
 	if (ret->pi3b_rom)
 		ret->pi = DHCP_PI_3;
+	/* iPXE sends the same vendor class as a BIOS PXE ROM (and a Pi 3), but
+	 * marks itself with option 175 or the user class "iPXE" (RFC 3004:
+	 * length-prefixed items; iPXE sends the bare string too). */
+	v = dhcp_packet_option(p, DHCP_OPT_USER_CLASS, &n);
+	ret->ipxe = dhcp_packet_option(p, DHCP_OPT_IPXE_ENCAP, &n) != NULL ||
+		    (v && ((n == 4 && memcmp(v, "iPXE", 4) == 0) ||
+			   (n >= 5 && v[0] == 4 && memcmp(v + 1, "iPXE", 4) == 0)));
+	if (ret->ipxe)
+		ret->pi = DHCP_PI_NONE;
 }
 
 const char *dhcp_pi_model_name(enum dhcp_pi_model model)

@@ -46,6 +46,7 @@ struct dhcp_client_info {
 	uint8_t mac[6];
 	bool pxe;		 /* option 60 starts with "PXEClient" */
 	bool pi3b_rom;		 /* the original Pi 3B ROM: xid 0x26f30339 */
+	bool ipxe;		 /* iPXE: option 175 or user class "iPXE" */
 	enum dhcp_pi_model pi;	 /* DHCP_PI_NONE when not a Pi bootloader */
 	uint32_t board_revision; /* from option 97, 0 when unknown */
 	char serial[9];		 /* 8 lower-case hex digits, "" when unknown */

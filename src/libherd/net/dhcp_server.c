@@ -174,10 +174,12 @@ static void add_pxe(struct dhcp_server *s, struct dhcp_builder *b, const struct 
 
 	dhcp_builder_set_siaddr(b, s->config.tftp_server);
 	dhcp_builder_add_string(b, DHCP_OPT_VENDOR_CLASS, "PXEClient");
+	/* The boot menu is what the Pi bootloader insists on; iPXE would take
+	 * it as a PXE boot-server menu and never load the boot file. */
 	if (c->pi3b_rom)
 		dhcp_builder_add(b, DHCP_OPT_VENDOR_SPECIFIC, s->pxe_menu_pi3b,
 				 s->pxe_menu_pi3b_length);
-	else
+	else if (!c->ipxe)
 		dhcp_builder_add(b, DHCP_OPT_VENDOR_SPECIFIC, s->pxe_menu, s->pxe_menu_length);
 	dhcp_builder_add_string(b, DHCP_OPT_TFTP_SERVER, s->tftp_string);
 	/* PXE 2.1: the server echoes the client's machine identifier. */

@@ -3,8 +3,9 @@
  * loop.
  *
  * serve_new() binds every enabled service (as root), serve_run() drops to
- * the configured user and runs the loop until SIGTERM/SIGINT (drain, then
- * exit) — SIGHUP asks the caller's reload hook for a fresh configuration.
+ * the configured user and runs the loop until SIGTERM/SIGINT (stop taking
+ * requests, let running TFTP transfers finish for up to 30 s, exit; a
+ * second signal exits at once).  SIGHUP re-opens the TFTP root.
  * The services themselves live in dhcp.c, tftp.c and http.c; this file
  * only owns their lifetime.
  */
@@ -22,7 +23,8 @@ struct netlog;
 struct serve_config {
 	const char *interface;	 /* the network the boards are on */
 	const char *db_path;	 /* SQLite: leases, clients seen */
-	const char *user;	 /* drop to this user after binding; NULL: stay */
+	const char *user;	 /* drop to this user after binding; NULL: "herd" if
+				    that user exists, else "nobody"; "root": stay */
 	const char *config_path; /* --config: fleet file (static leases, per-host boot) */
 	struct dhcp_config dhcp;
 	struct tftp_config tftp;
