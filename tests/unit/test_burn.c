@@ -378,12 +378,23 @@ static void test_bad_options(void **state)
 	blockdev_unref(source);
 }
 
-static void test_hostname_overlay(void **state)
+static void set_setting(struct herd_settings *s, const char *key, const char *value)
+{
+	struct settings_origin origin = {.source = SETTINGS_SOURCE_FLAG};
+	struct settings_context ctx = {0};
+	struct herd_error err = {0};
+
+	if (settings_set_text(s, settings_key_find(key), value, false, &ctx, &origin, &err) < 0)
+		fail_msg("%s: %s", key, err.message);
+}
+
+static void test_settings_overlay(void **state)
 {
 	char img_path[256], cmd[600], *data = NULL;
 	struct blockdev *file = NULL, *overlay = NULL;
-	struct burn_card_settings s = {.hostname = "red07"};
+	struct herd_settings s;
 	struct herd_error err = {0};
+	struct strv warnings = STRV_INIT;
 	struct image *img = NULL;
 	struct vfs *fs = NULL;
 	size_t len;
@@ -393,11 +404,28 @@ static void test_hostname_overlay(void **state)
 		 HERD_SOURCE_ROOT, img_path);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(blockdev_open_file(img_path, BLOCKDEV_READ_ONLY, &file, NULL), 0);
-	s.hostname = "bad_name";
-	assert_int_equal(burn_prepare_target_overlay(file, &s, &overlay, &err), -EINVAL);
+
+	/* Nothing set: an empty overlay, nothing to write. */
+	settings_init(&s);
+	assert_false(burn_settings_any(&s));
+	assert_int_equal(burn_prepare_target_overlay(file, "c", &s, NULL, &overlay, &err), 0);
+	assert_int_equal(blockdev_overlay_dirty_bytes(overlay), 0);
+	overlay = blockdev_unref(overlay);
+
+	/* A bad value from outside the registry's validation is refused. */
+	s.hostname = strdup("bad_name");
+	s.origin[settings_key_index(settings_key_find("hostname"))].source = SETTINGS_SOURCE_FLAG;
+	assert_int_equal(burn_prepare_target_overlay(file, "c", &s, NULL, &overlay, &err), -EINVAL);
 	assert_null(overlay);
-	s.hostname = "red07";
-	if (burn_prepare_target_overlay(file, &s, &overlay, &err) < 0)
+	settings_free(&s);
+
+	/* Several settings in one overlay: hostname, locale, keymap. */
+	settings_init(&s);
+	set_setting(&s, "hostname", "red07");
+	set_setting(&s, "locale", "en_GB.UTF-8");
+	set_setting(&s, "keymap", "de");
+	assert_true(burn_settings_any(&s));
+	if (burn_prepare_target_overlay(file, "red07", &s, &warnings, &overlay, &err) < 0)
 		fail_msg("overlay: %s", err.message);
 	assert_true(blockdev_overlay_dirty_bytes(overlay) > 0);
 	assert_int_equal(image_open_blockdev(overlay, IMAGE_READ_ONLY, &img, NULL), 0);
@@ -410,8 +438,16 @@ static void test_hostname_overlay(void **state)
 	assert_non_null(strstr(data, "localhost")); /* other lines kept */
 	assert_null(strstr(strstr(data, "127.0.1.1") + 1, "127.0.1.1"));
 	free(data);
+	assert_int_equal(vfs_read_all(fs, "/etc/default/locale", 4096, &data, &len, NULL), 0);
+	assert_non_null(strstr(data, "LANG=en_GB.UTF-8"));
+	free(data);
+	assert_int_equal(vfs_read_all(fs, "/etc/default/keyboard", 4096, &data, &len, NULL), 0);
+	assert_non_null(strstr(data, "XKBLAYOUT=\"de\""));
+	free(data);
 	vfs_close(fs, NULL);
 	image_close(img);
+	settings_free(&s);
+	strv_free(&warnings);
 	blockdev_unref(overlay);
 	blockdev_unref(file);
 	unlink(img_path);
@@ -438,7 +474,7 @@ int main(void)
 	    cmocka_unit_test(test_overlay_changes_only_its_target),
 	    cmocka_unit_test(test_cancel_leaves_incomplete),
 	    cmocka_unit_test(test_bad_options),
-	    cmocka_unit_test(test_hostname_overlay),
+	    cmocka_unit_test(test_settings_overlay),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
