@@ -629,8 +629,9 @@ static int burn_sequence(struct run_ctx *x, struct burn_card *cards, size_t n,
 				fputc('\a', stderr);
 			cli_info(
 			    x->cli,
-			    "card %zu of %zu (%s) done; take it out and put in the card for %s%s",
-			    i, n, card_label(&cards[i - 1], x->slots),
+			    "card %zu of %zu (%s) %s; take it out and put in the card for %s%s", i,
+			    n, card_label(&cards[i - 1], x->slots),
+			    cards[i - 1].target.state == BURN_TARGET_WRITTEN ? "done" : "failed",
 			    card_label(&cards[i], x->slots),
 			    w.input_fd >= 0 ? " (or press Enter once it is in)" : "");
 			r = burn_wait_card_swap(slot->path, &w, &err);
@@ -649,8 +650,8 @@ static int burn_sequence(struct run_ctx *x, struct burn_card *cards, size_t n,
 				failed = true;
 				continue;
 			}
-			cli_info(x->cli, "card %zu of %zu in %s (%s%s): %s", i + 1, n, slot->path,
-				 slot->model, slot->model[0] ? "" : "no model",
+			cli_info(x->cli, "card %zu of %zu in %s%s%s%s: %s", i + 1, n, slot->path,
+				 slot->model[0] ? " (" : "", slot->model, slot->model[0] ? ")" : "",
 				 card_label(&cards[i], x->slots));
 		}
 		r = burn_cards(x, &cards[i], 1);

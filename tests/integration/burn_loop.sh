@@ -141,7 +141,6 @@ if small=$(attach "$WORK/small.bin"); then
 	expect_error 1 "too small" "$HERD" -q burn "$img" --device "$small,$la" --yes --force
 	[ "$(head -c 1048576 "$WORK/small.bin" | tr -d '\0' | wc -c)" -eq 0 ] ||
 		fail "the too-small target was written to"
-	[ "$(sha256sum <"$WORK/a.bin")" != "$sum_before" ] || true
 fi
 
 # O_EXCL: a device another process holds exclusively is refused as busy.
