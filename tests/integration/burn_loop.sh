@@ -164,17 +164,30 @@ echo 1 >"$WORK/sys/block/$name/removable"
 echo "22 1 $majmin / / rw,relatime shared:1 - ext4 $la rw" >"$WORK/mountinfo"
 HERD_SYSFS_ROOT=$WORK/sys HERD_MOUNTINFO=$WORK/mountinfo \
 	expect_error 1 "system disk" "$HERD" burn "$img" --device "$la" --yes --force
-# A mounted partition: a small file system mounted through a loop device.
-truncate -s 32M "$WORK/fs.bin"
-if grep -qw vfat /proc/filesystems; then mkfs.fat "$WORK/fs.bin" >/dev/null; else mke2fs -q -t ext4 -F "$WORK/fs.bin"; fi
-if lf=$(attach "$WORK/fs.bin"); then
+# A mounted partition: a small disk image with one FAT partition, attached
+# with partition scanning (losetup -P), its first partition mounted.
+truncate -s 40M "$WORK/fs.bin"
+echo 'start=2048, type=c' | sfdisk -q "$WORK/fs.bin"
+if lf=$(losetup -f --show -P "$WORK/fs.bin" 2>/dev/null); then
+	loops+=("$lf")
 	mkdir -p "$WORK/mnt"
-	if mount "$lf" "$WORK/mnt" 2>/dev/null; then
+	for _ in $(seq 20); do [ -b "${lf}p1" ] && break; sleep 0.1; done
+	if [ -b "${lf}p1" ] && mkfs.fat "${lf}p1" >/dev/null 2>&1 &&
+		mount "${lf}p1" "$WORK/mnt" 2>/dev/null; then
 		mnts+=("$WORK/mnt")
-		expect_error 1 "mounted" "$HERD" burn "$img" --device "$lf" --yes --force
+		expect_error 1 "mounted: ${lf}p1" "$HERD" burn "$img" --device "$lf" --yes --force
+		expect_error 1 "is a partition of $lf" "$HERD" burn "$img" --device "${lf}p1" --yes --force
+		umount "$WORK/mnt"
+	elif { if grep -qw vfat /proc/filesystems; then mkfs.fat -I "$lf"; else mke2fs -q -t ext4 -F "$lf"; fi; } >/dev/null 2>&1 &&
+		mount "$lf" "$WORK/mnt" 2>/dev/null; then
+		# No partition scanning here (no loopNp1): the whole device
+		# holds the mounted file system instead.
+		mnts+=("$WORK/mnt")
+		echo "burn_loop.sh: no loop partitions here; mounted the whole loop device"
+		expect_error 1 "mounted: $lf" "$HERD" burn "$img" --device "$lf" --yes --force
 		umount "$WORK/mnt"
 	else
-		echo "burn_loop.sh: mount not allowed here; the mounted case is simulated only"
+		echo "burn_loop.sh: cannot mount a loop device here; the mounted case is simulated only"
 	fi
 	# The same refusal from a mountinfo that says so (as in containers
 	# that cannot mount).
