@@ -48,6 +48,19 @@ expect_status 1 "$HERD" -q --json burn "$img" --device "$WORK/card2.img" --hostn
 # Hostnames and devices pair by position.
 expect_error 2 "2 hostnames for 3 devices" "$HERD" burn "$img" --device "$WORK/x[1-3]" \
 	--hostname 'a,b' --yes
+# Addresses pair with hosts; one file cannot take a sequence of cards; a
+# host missing from the fleet file and a bad value for the second card stop
+# the run before anything is written.
+expect_error 2 "2 addresses for 3 hosts" "$HERD" burn "$img" --device "$WORK/x[1-3]" \
+	--hostname 'a[1-3]' --ipaddr '10.0.0.[1-2]' --yes
+expect_error 2 "needs a card reader" "$HERD" burn "$img" --device "$WORK/x1" \
+	--hostname 'a[1-3]' --yes
+printf 'hosts:\n  red01: {}\n' >"$WORK/fleet.yaml"
+expect_error 1 "host 'blue01' is not in" "$HERD" burn "$img" --device "$WORK/x1" \
+	--config "$WORK/fleet.yaml" --hostname blue01 --yes
+expect_error 2 "card 2 (b_d): --hostname" "$HERD" burn "$img" --device "$WORK/x[1-2]" \
+	--hostname 'ok1,b_d' --yes
+[ ! -e "$WORK/x1" ] || fail "a bad second card left the first one written"
 # --dryrun writes nothing.
 expect_status 0 "$HERD" burn "$img" --device "$WORK/dry" --dryrun
 [ ! -e "$WORK/dry" ] || fail "--dryrun created the target"
