@@ -153,8 +153,11 @@ const struct cli_command cmd_burn = {
 static void usage(FILE *out)
 {
 	fputs(cmd_burn.usage, out);
+	fputc('\n', out);
 	settings_cli_print_help(out);
-	fputs("\n"
+	fputs("(In burn, --hostname and --ipaddr take LISTs, one entry per card; the other\n"
+	      "settings apply to every card.)\n"
+	      "\n"
 	      "Refused always: the system disk, a device with a mounted partition, a\n"
 	      "read-only device, the device holding IMAGE, a target smaller than IMAGE.\n"
 	      "Block devices are opened with O_EXCL.  Ctrl-C stops cleanly and reports the\n"

@@ -419,9 +419,10 @@ static int lane_transfer(struct worker *w, bool write_it, void *buf, size_t len,
 
 	pthread_rwlock_rdlock(&w->io);
 	if (w->direct == aligned || (!w->t->is_block_device && !w->file_direct)) {
+		bool was_direct = w->direct && !w->t->is_block_device;
 		r = fd_transfer(w->fd, write_it, buf, len, offset);
 		pthread_rwlock_unlock(&w->io);
-		if (r != -EINVAL || !w->file_direct)
+		if (r != -EINVAL || !was_direct)
 			return r;
 		pthread_rwlock_wrlock(&w->io);
 		w->file_direct = false;
