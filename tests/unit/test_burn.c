@@ -235,6 +235,53 @@ static void test_verify_names_first_bad_offset(void **state)
 	free(src);
 }
 
+/* The after_write hook: flip one byte of the file in hook_userdata. */
+static void flip_byte(void *userdata)
+{
+	const char *path = userdata;
+	unsigned char b;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, 300007), 1);
+	b ^= 0x10;
+	assert_int_equal(pwrite(fd, &b, 1, 300007), 1);
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+}
+
+/* A byte changed on the target after writing: the verify pass (digests
+ * taken while writing, read back on two lanes) names it; the other
+ * target verifies. */
+static void test_verify_after_write_catches_flip(void **state)
+{
+	unsigned char *src = pattern();
+	struct blockdev *source = memdev(src, SRC_SIZE);
+	struct burn_target t[2] = {0};
+	char path[2][256];
+	struct burn_options o = {
+	    .blocksize = BS, .verify = true, .after_write = flip_byte, .hook_userdata = path[1]};
+
+	path_in_tmp(path[0], sizeof(path[0]), "f0");
+	path_in_tmp(path[1], sizeof(path[1]), "f1");
+	t[0].path = path[0];
+	t[1].path = path[1];
+	assert_int_equal(burn_run(source, NULL, t, 2, &o, NULL), -EIO);
+	assert_int_equal(t[0].state, BURN_TARGET_WRITTEN);
+	assert_int_equal(t[0].verify, BURN_VERIFY_OK);
+	assert_int_equal(t[0].bytes_verified, SRC_SIZE);
+	assert_int_equal(t[1].state, BURN_TARGET_MISMATCH);
+	assert_int_equal(t[1].verify, BURN_VERIFY_MISMATCH);
+	assert_int_equal(t[1].bad_offset, 300007);
+	assert_non_null(strstr(t[1].error.message, "offset 300007"));
+	/* Both hash lists are the same: the same bytes were written. */
+	assert_string_equal(t[0].sha256, t[1].sha256);
+	unlink(path[0]);
+	unlink(path[1]);
+	blockdev_unref(source);
+	free(src);
+}
+
 static void test_failing_target_fails_alone(void **state)
 {
 	unsigned char *src = pattern(), *back = malloc(SRC_SIZE);
@@ -469,6 +516,7 @@ int main(void)
 	    cmocka_unit_test(test_writes_map_to_memory_and_file),
 	    cmocka_unit_test(test_file_zero_blocks_and_old_content),
 	    cmocka_unit_test(test_verify_names_first_bad_offset),
+	    cmocka_unit_test(test_verify_after_write_catches_flip),
 	    cmocka_unit_test(test_failing_target_fails_alone),
 	    cmocka_unit_test(test_too_small_refused_before_writing),
 	    cmocka_unit_test(test_overlay_changes_only_its_target),

@@ -1226,6 +1226,8 @@ int burn_run(struct blockdev *source, const struct rangeset *map, struct burn_ta
 		for (size_t i = 0; i < n; i++)
 			targets[i].state = BURN_TARGET_WRITTEN;
 	}
+	if (opts.after_write && !opts.verify_only)
+		opts.after_write(opts.hook_userdata);
 	if ((opts.verify || opts.verify_only) && !cancelled(&opts)) {
 		r = run_pass(source, &plan, workers, n, PASS_VERIFY, &opts, &pool, err);
 		if (r < 0)

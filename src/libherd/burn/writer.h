@@ -34,8 +34,14 @@
  * hashed once for all targets).  Verify
  * (opts->verify) re-reads exactly the written ranges, bypassing the page
  * cache (O_DIRECT on block devices; fsync + POSIX_FADV_DONTNEED on files),
- * hashes them, and compares them with the source chunk by chunk: the
- * first differing byte is reported with its offset.
+ * hashes them, and compares them with the digests taken while writing (so
+ * the source is not read again); in a chunk that differs, the first
+ * differing byte is found against the source and reported with its
+ * offset.  --verify-only (no write pass, no digests) compares the bytes
+ * with the source as the reader hands them out.  Each file or block
+ * device target runs two I/O threads (lanes), so one request is in
+ * flight while the other chunk is hashed; files too are written and read
+ * back with O_DIRECT where the file system takes it.
  *
  * Cancel: when *opts->cancel becomes non-zero (a SIGINT handler), the
  * reader stops, writers stop after their current chunk, and every target
@@ -111,6 +117,10 @@ struct burn_options {
 	atomic_int *cancel;   /* lock-free: safe from a signal handler and threads */
 	burn_progress_fn progress;
 	void *userdata;
+	/* Test hook: called on the caller's thread after the write pass
+	 * (targets flushed), before the verify pass.  NULL = none. */
+	void (*after_write)(void *hook_userdata);
+	void *hook_userdata;
 };
 
 /* Burn `source` over `map` (NULL: everything) to `n` targets.  Returns 0
