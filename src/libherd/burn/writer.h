@@ -21,8 +21,9 @@
  *
  * Targets: a regular file (truncated to zero and then to the image size,
  * so every range not written reads back as zero; O_DIRECT writes where
- * the file system takes them, fsync at the end), a block device (O_RDWR|O_EXCL|O_DIRECT — read access for the
- * verify pass on the same exclusive handle; ranges outside the map are not
+ * the file system takes them, fsync at the end), a block device
+ * (O_RDWR|O_EXCL|O_DIRECT — read access for the verify pass on the same
+ * exclusive handle; ranges outside the map are not
  * written, since the map guarantees nothing there matters, unless the map
  * is NULL; optional BLKDISCARD first), or an open blockdev (tests).  A
  * target smaller than the source refuses the whole run before anything
