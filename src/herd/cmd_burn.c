@@ -289,8 +289,9 @@ static json_t *plan_json(const char *image, uint64_t image_size, uint64_t plan_b
 		json_object_set_new(c, "device", json_string(slots[cards[i].slot].path));
 		json_object_set_new(c, "host",
 				    cards[i].host ? json_string(cards[i].host) : json_null());
-		json_object_set_new(c, "ipaddr",
-				    cards[i].ipaddr ? json_string(cards[i].ipaddr) : json_null());
+		char *ip = settings_format_value(&cards[i].settings, settings_key_find("ipaddr"));
+		json_object_set_new(c, "ipaddr", ip ? json_string(ip) : json_null());
+		free(ip);
 		json_object_set_new(c, "customized", json_boolean(cards[i].view != NULL));
 		json_array_append_new(carr, c);
 	}
