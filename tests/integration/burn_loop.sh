@@ -17,9 +17,10 @@
 #     48 MiB tmpfs) fails that card only, the other completes and verifies;
 #   - SIGINT mid-burn reports the incomplete cards;
 #   - one device, three hosts: the cards burn one after another while the
-#     script detaches the loop device and attaches the next card's file at
-#     the same path (no udevd here: herd sees the swap by polling the
-#     device's sysfs size, the same state udev events would wake it for).
+#     script takes each card out and puts the next in (the loop device's
+#     capacity to 0 and back, see below; no udevd here: herd sees the swap
+#     by polling the device's sysfs size, the state udev events would wake
+#     it for).
 # Every loop device, mount and file is released in the EXIT trap.
 . "$(dirname "$0")/lib.sh"
 
@@ -39,12 +40,15 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
-# attach FILE — a new loop device over FILE, remembered for the trap.
+# attach VAR FILE [losetup options] — a new loop device over FILE in VAR,
+# remembered for the trap (no command substitution: a subshell would lose
+# the remembering).
 attach() {
-	local l
-	l=$(losetup -f --show "$1" 2>/dev/null) || return 1
+	local var=$1 file=$2 l
+	shift 2
+	l=$(losetup -f --show "$@" "$file" 2>/dev/null) || return 1
 	loops+=("$l")
-	echo "$l"
+	printf -v "$var" %s "$l"
 }
 # check_card FILE HOST IP — the card in FILE has HOST's settings and
 # clean file systems.
@@ -71,7 +75,7 @@ img=$WORK/pi.img
 boot_off=$(part_offset "$img" 1)
 export SOURCE_DATE_EPOCH=1700000000
 truncate -s 200M "$WORK/a.bin" "$WORK/b.bin"
-if ! la=$(attach "$WORK/a.bin") || ! lb=$(attach "$WORK/b.bin"); then
+if ! attach la "$WORK/a.bin" || ! attach lb "$WORK/b.bin"; then
 	echo "burn_loop.sh: skipped (losetup -f failed: no loop devices here)"
 	finish
 	exit
@@ -137,7 +141,7 @@ expect_status 1 "$HERD" burn "$img" --device "$la,$lb" --config "$WORK/fleet.yam
 
 # A target smaller than the image: refused before anything is written.
 truncate -s 100M "$WORK/small.bin"
-if small=$(attach "$WORK/small.bin"); then
+if attach small "$WORK/small.bin"; then
 	expect_error 1 "too small" "$HERD" -q burn "$img" --device "$small,$la" --yes --force
 	[ "$(head -c 1048576 "$WORK/small.bin" | tr -d '\0' | wc -c)" -eq 0 ] ||
 		fail "the too-small target was written to"
@@ -168,8 +172,7 @@ HERD_SYSFS_ROOT=$WORK/sys HERD_MOUNTINFO=$WORK/mountinfo \
 # with partition scanning (losetup -P), its first partition mounted.
 truncate -s 40M "$WORK/fs.bin"
 echo 'start=2048, type=c' | sfdisk -q "$WORK/fs.bin"
-if lf=$(losetup -f --show -P "$WORK/fs.bin" 2>/dev/null); then
-	loops+=("$lf")
+if attach lf "$WORK/fs.bin" -P; then
 	mkdir -p "$WORK/mnt"
 	for _ in $(seq 20); do [ -b "${lf}p1" ] && break; sleep 0.1; done
 	if [ -b "${lf}p1" ] && mkfs.fat "${lf}p1" >/dev/null 2>&1 &&
@@ -202,7 +205,7 @@ mkdir -p "$WORK/tiny"
 if mount -t tmpfs -o size=48M tmpfs "$WORK/tiny" 2>/dev/null; then
 	mnts+=("$WORK/tiny")
 	truncate -s 200M "$WORK/tiny/disk"
-	if lt=$(attach "$WORK/tiny/disk"); then
+	if attach lt "$WORK/tiny/disk"; then
 		expect_status 1 "$HERD" -q burn "$img" --device "$lt,$lb" --full --yes --force
 		[[ $OUT == *"$lt"*failed* ]] || fail "tiny card: not failed: $OUT"
 		[[ $OUT == *"$lb"*ok*ok* ]] || fail "the card beside the failing one: $OUT"
@@ -235,56 +238,66 @@ else
 fi
 
 # One reader, three cards: herd waits for each swap; the script plays the
-# user, detaching the loop device and attaching the next card's file at
-# the same path.  Ends when herd exits (or after 60 s).
-truncate -s 200M "$WORK/s1.bin" "$WORK/s2.bin" "$WORK/s3.bin"
-losetup -d "$la"
-losetup "$la" "$WORK/s1.bin"
-"$HERD" burn "$img" --device "$la" --hostname 'seq[1-3]' --yes --force \
-	>"$WORK/seq.out" 2>"$WORK/seq.err" &
-pid=$!
-bgpids+=($pid)
-swap_after() { # swap_after N FILE — once card N is done, put FILE in
-	for _ in $(seq 600); do
-		grep -q "card $1 of 3 (seq$1) done" "$WORK/seq.err" && break
-		kill -0 $pid 2>/dev/null || return 1
-		sleep 0.1
+# user on a loop device of its own.  A card is "taken out" by truncating
+# the backing file to zero and re-reading the capacity (losetup -c: the
+# device reads size 0, as a reader without a card does) and "put in" by
+# growing it back (a fresh, zeroed card); each burnt card is copied away
+# first.  The device is never detached: another process's losetup -f could
+# take it in between, and herd would burn what it found there.
+truncate -s 200M "$WORK/seq.bin"
+if attach ls "$WORK/seq.bin"; then
+	"$HERD" burn "$img" --device "$ls" --hostname 'seq[1-3]' --yes --force \
+		>"$WORK/seq.out" 2>"$WORK/seq.err" &
+	pid=$!
+	bgpids+=($pid)
+	# wait_card N HOST — until card N (HOST) is reported done; 0 if so.
+	wait_card() {
+		for _ in $(seq 600); do
+			grep -q "card $1 of 3 ($2) done" "$WORK/seq.err" && return 0
+			kill -0 $pid 2>/dev/null || return 1
+			sleep 0.1
+		done
+		return 1
+	}
+	swap_card() { # swap_card SAVE_AS — keep the card that is in, put in a new one
+		cp --sparse=always "$WORK/seq.bin" "$1"
+		truncate -s 0 "$WORK/seq.bin"
+		losetup -c "$ls"
+		sleep 0.6 # long enough for herd to see the reader empty
+		truncate -s 200M "$WORK/seq.bin"
+		losetup -c "$ls"
+	}
+	wait_card 1 seq1 && swap_card "$WORK/s1.bin" && wait_card 2 seq2 &&
+		swap_card "$WORK/s2.bin"
+	wait $pid
+	st=$?
+	cp --sparse=always "$WORK/seq.bin" "$WORK/s3.bin"
+	TESTS_RUN=$((TESTS_RUN + 1))
+	[ $st -eq 0 ] || fail "sequence: exit $st: $(cat "$WORK/seq.err")"
+	grep -q $'\a' "$WORK/seq.err" || fail "sequence: no bell between cards"
+	[ "$(grep -c "card out; put in the next one" "$WORK/seq.err")" -eq 2 ] ||
+		fail "sequence: herd did not see both cards go: $(cat "$WORK/seq.err")"
+	for i in 1 2 3; do
+		grep -q "$ls *seq$i .*ok *ok" "$WORK/seq.out" ||
+			fail "sequence: seq$i not ok: $(cat "$WORK/seq.out")"
+		[ -f "$WORK/s$i.bin" ] && check_card "$WORK/s$i.bin" "seq$i" ""
 	done
-	losetup -d "$la"
-	sleep 0.6 # long enough for herd to see the reader empty
-	losetup "$la" "$2"
-}
-swap_after 1 "$WORK/s2.bin" && swap_after 2 "$WORK/s3.bin"
-wait $pid
-st=$?
-TESTS_RUN=$((TESTS_RUN + 1))
-[ $st -eq 0 ] || fail "sequence: exit $st: $(cat "$WORK/seq.err")"
-grep -q $'\a' "$WORK/seq.err" || fail "sequence: no bell between cards"
-[ "$(grep -c "card out; put in the next one" "$WORK/seq.err")" -eq 2 ] ||
-	fail "sequence: herd did not see both cards go: $(cat "$WORK/seq.err")"
-for i in 1 2 3; do
-	grep -q "$la *seq$i .*ok *ok" "$WORK/seq.out" || fail "sequence: seq$i not ok: $(cat "$WORK/seq.out")"
-	check_card "$WORK/s$i.bin" "seq$i" ""
-done
 
-# Ctrl-C while waiting for the next card: the done and not-done hosts are
-# named, exit 1.
-losetup -d "$la"
-losetup "$la" "$WORK/s1.bin"
-"$HERD" burn "$img" --device "$la" --hostname 'int[1-3]' --yes --force \
-	>"$WORK/seq.out" 2>"$WORK/seq.err" &
-pid=$!
-bgpids+=($pid)
-for _ in $(seq 600); do
-	grep -q "card 1 of 3 (int1) done" "$WORK/seq.err" && break
-	sleep 0.1
-done
-kill -INT $pid
-wait $pid
-st=$?
-TESTS_RUN=$((TESTS_RUN + 1))
-[ $st -eq 1 ] || fail "sequence SIGINT: exit $st, want 1"
-grep -q "interrupted: done: int1; not done: int2, int3" "$WORK/seq.err" ||
-	fail "sequence SIGINT: hosts not reported: $(cat "$WORK/seq.err")"
-grep -q "int2 .*not done" "$WORK/seq.out" || fail "sequence SIGINT: table: $(cat "$WORK/seq.out")"
+	# Ctrl-C while waiting for the next card: the done and not-done hosts
+	# are named, exit 1.
+	"$HERD" burn "$img" --device "$ls" --hostname 'int[1-3]' --yes --force \
+		>"$WORK/seq.out" 2>"$WORK/seq.err" &
+	pid=$!
+	bgpids+=($pid)
+	wait_card 1 int1
+	kill -INT $pid
+	wait $pid
+	st=$?
+	TESTS_RUN=$((TESTS_RUN + 1))
+	[ $st -eq 1 ] || fail "sequence SIGINT: exit $st, want 1"
+	grep -q "interrupted: done: int1; not done: int2, int3" "$WORK/seq.err" ||
+		fail "sequence SIGINT: hosts not reported: $(cat "$WORK/seq.err")"
+	grep -q "int2 .*not done" "$WORK/seq.out" ||
+		fail "sequence SIGINT: table: $(cat "$WORK/seq.out")"
+fi
 finish
