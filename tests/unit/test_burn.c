@@ -250,9 +250,9 @@ static void flip_byte(void *userdata)
 	close(fd);
 }
 
-/* A byte changed on the target after writing: the verify pass (digests
- * taken while writing, read back on two lanes) names it; the other
- * target verifies. */
+/* A byte changed on the target after writing (flushed, before the verify
+ * pass): the verify pass (read back on two lanes, compared with the
+ * source) names it; the other target verifies. */
 static void test_verify_after_write_catches_flip(void **state)
 {
 	unsigned char *src = pattern();
