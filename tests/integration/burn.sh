@@ -1,11 +1,8 @@
 #!/bin/bash
 # burn.sh — `herd burn` to files and loop devices: per-card hostnames read
 # back with debugfs, fsck clean on every card, verify passes, a flipped
-# byte is reported with its offset, a target too small is refused before
-# anything is written, and `herd devices` refuses a mounted loop device.
-# Loop-device checks need root and a kernel with loop support; they are
-# skipped with a message otherwise.  Only files and loop devices this
-# script creates are touched.
+# byte is reported with its offset, pairing errors, --dryrun, --full,
+# SIGINT.  Block devices are burn_loop.sh's.
 . "$(dirname "$0")/lib.sh"
 
 img=$WORK/pi.img
@@ -51,6 +48,19 @@ expect_status 1 "$HERD" -q --json burn "$img" --device "$WORK/card2.img" --hostn
 # Hostnames and devices pair by position.
 expect_error 2 "2 hostnames for 3 devices" "$HERD" burn "$img" --device "$WORK/x[1-3]" \
 	--hostname 'a,b' --yes
+# Addresses pair with hosts; one file cannot take a sequence of cards; a
+# host missing from the fleet file and a bad value for the second card stop
+# the run before anything is written.
+expect_error 2 "2 addresses for 3 hosts" "$HERD" burn "$img" --device "$WORK/x[1-3]" \
+	--hostname 'a[1-3]' --ipaddr '10.0.0.[1-2]' --yes
+expect_error 2 "needs a card reader" "$HERD" burn "$img" --device "$WORK/x1" \
+	--hostname 'a[1-3]' --yes
+printf 'hosts:\n  red01: {}\n' >"$WORK/fleet.yaml"
+expect_error 1 "host 'blue01' is not in" "$HERD" burn "$img" --device "$WORK/x1" \
+	--config "$WORK/fleet.yaml" --hostname blue01 --yes
+expect_error 2 "card 2 (b_d): --hostname" "$HERD" burn "$img" --device "$WORK/x[1-2]" \
+	--hostname 'ok1,b_d' --yes
+[ ! -e "$WORK/x1" ] || fail "a bad second card left the first one written"
 # --dryrun writes nothing.
 expect_status 0 "$HERD" burn "$img" --device "$WORK/dry" --dryrun
 [ ! -e "$WORK/dry" ] || fail "--dryrun created the target"
@@ -83,94 +93,5 @@ else
 fi
 rm -f "$WORK"/int*
 
-# Loop devices.
-if [ "$(id -u)" -ne 0 ] || ! command -v losetup >/dev/null; then
-	echo "burn.sh: skipping loop-device checks (needs root and losetup)"
-	finish
-	exit
-fi
-loops=()
-mnt=""
-tiny_mnt=""
-cleanup_loops() {
-	[ -n "$mnt" ] && umount "$mnt" 2>/dev/null
-	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null; done
-	[ -n "$tiny_mnt" ] && umount "$tiny_mnt" 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup_loops EXIT
-truncate -s 200M "$WORK/disk.bin"
-if ! loop=$(losetup -f --show "$WORK/disk.bin" 2>/dev/null); then
-	echo "burn.sh: skipping loop-device checks (losetup -f failed)"
-	finish
-	exit
-fi
-loops+=("$loop")
-# Fill with a pattern so unwritten ranges are visibly not zero.
-dd if=/dev/urandom of="$loop" bs=1M count=8 status=none
-expect_error 1 "not removable" "$HERD" burn "$img" --device "$loop" --yes
-expect_status 0 "$HERD" burn "$img" --device "$loop" --hostname blue01 --yes --force --discard
-[[ $OUT == *blue01*ok*ok* ]] || fail "loop burn result: $OUT"
-dd if="$loop" of="$WORK/loopcopy" bs=1M count=160 status=none
-extract_part "$WORK/loopcopy" 1 "$WORK/lboot"
-extract_part "$WORK/loopcopy" 2 "$WORK/lroot"
-fat_clean "$WORK/lboot"
-ext_clean "$WORK/lroot"
-got=$(debugfs -R "cat /etc/hostname" "$WORK/lroot" 2>/dev/null)
-[ "$got" = blue01 ] || fail "loop: /etc/hostname is '$got', want blue01"
-expect_status 0 "$HERD" -q burn "$img" --device "$loop" --hostname blue01 --verify-only
-# Without --yes and without a terminal, a block device is not erased.
-expect_error 1 "without --yes" "$HERD" burn "$img" --device "$loop" --force </dev/null
-# An I/O error mid-write on one card (a loop device over a file on a 48 MiB
-# tmpfs: writes past that fail) fails that card only.
-mkdir -p "$WORK/tiny"
-if mount -t tmpfs -o size=48M tmpfs "$WORK/tiny" 2>/dev/null; then
-	tiny_mnt=$WORK/tiny
-	truncate -s 200M "$WORK/tiny/disk"
-	if tiny=$(losetup -f --show "$WORK/tiny/disk" 2>/dev/null); then
-		loops+=("$tiny")
-		expect_status 1 "$HERD" -q burn "$img" --device "$tiny,$WORK/ok.img" --full \
-			--yes --force
-		[[ $OUT == *"$tiny"*failed* ]] || fail "tiny loop: not failed: $OUT"
-		[[ $OUT == *ok.img*ok*ok* ]] || fail "tiny loop: the other card did not finish: $OUT"
-		same_file "$img" "$WORK/ok.img" "the card beside a failing one"
-		losetup -d "$tiny"
-	fi
-	umount "$WORK/tiny"
-	tiny_mnt=""
-else
-	echo "burn.sh: skipping the failing-card check (cannot mount tmpfs)"
-fi
-# A target smaller than the image is refused before anything is written.
-truncate -s 100M "$WORK/small.bin"
-if small=$(losetup -f --show "$WORK/small.bin" 2>/dev/null); then
-	loops+=("$small")
-	dd if=/dev/zero of="$small" bs=1M count=1 status=none
-	expect_error 1 "too small" "$HERD" -q burn "$img" --device "$small" --yes --force
-	[ "$(head -c 1048576 "$small" | tr -d '\0' | wc -c)" -eq 0 ] ||
-		fail "a too-small target was written to"
-fi
-# A mounted loop device is refused (by herd devices and by burn).
-truncate -s 32M "$WORK/fat.bin"
-# vfat may be missing from the kernel; ext4 is mountable almost everywhere.
-if grep -qw vfat /proc/filesystems; then mkfs.fat "$WORK/fat.bin" >/dev/null; else mke2fs -q -t ext4 -F "$WORK/fat.bin"; fi
-if fat=$(losetup -f --show "$WORK/fat.bin" 2>/dev/null); then
-	loops+=("$fat")
-	mnt=$WORK/mnt
-	mkdir -p "$mnt"
-	if mount "$fat" "$mnt" 2>/dev/null; then
-		expect_error 1 "mounted" "$HERD" burn "$img" --device "$fat" --yes --force
-		expect_status 0 "$HERD" --json devices
-		name=${fat#/dev/}
-		python3 -c '
-import json, sys
-d = [x for x in json.load(sys.stdin) if x["name"] == sys.argv[1]]
-assert d and not d[0]["writable"] and d[0]["reason"].startswith("mounted"), d
-' "$name" <<<"$OUT" || fail "herd devices does not flag $fat mounted: $OUT"
-		umount "$mnt"
-		mnt=""
-	else
-		echo "burn.sh: skipping the mounted-device check (mount failed)"
-	fi
-fi
+# Block devices (loop devices): tests/integration/burn_loop.sh.
 finish

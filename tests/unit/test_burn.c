@@ -235,6 +235,53 @@ static void test_verify_names_first_bad_offset(void **state)
 	free(src);
 }
 
+/* The after_write hook: flip one byte of the file in hook_userdata. */
+static void flip_byte(void *userdata)
+{
+	const char *path = userdata;
+	unsigned char b;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, 300007), 1);
+	b ^= 0x10;
+	assert_int_equal(pwrite(fd, &b, 1, 300007), 1);
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+}
+
+/* A byte changed on the target after writing (flushed, before the verify
+ * pass): the verify pass (read back on two lanes, compared with the
+ * source) names it; the other target verifies. */
+static void test_verify_after_write_catches_flip(void **state)
+{
+	unsigned char *src = pattern();
+	struct blockdev *source = memdev(src, SRC_SIZE);
+	struct burn_target t[2] = {0};
+	char path[2][256];
+	struct burn_options o = {
+	    .blocksize = BS, .verify = true, .after_write = flip_byte, .hook_userdata = path[1]};
+
+	path_in_tmp(path[0], sizeof(path[0]), "f0");
+	path_in_tmp(path[1], sizeof(path[1]), "f1");
+	t[0].path = path[0];
+	t[1].path = path[1];
+	assert_int_equal(burn_run(source, NULL, t, 2, &o, NULL), -EIO);
+	assert_int_equal(t[0].state, BURN_TARGET_WRITTEN);
+	assert_int_equal(t[0].verify, BURN_VERIFY_OK);
+	assert_int_equal(t[0].bytes_verified, SRC_SIZE);
+	assert_int_equal(t[1].state, BURN_TARGET_MISMATCH);
+	assert_int_equal(t[1].verify, BURN_VERIFY_MISMATCH);
+	assert_int_equal(t[1].bad_offset, 300007);
+	assert_non_null(strstr(t[1].error.message, "offset 300007"));
+	/* Both hash lists are the same: the same bytes were written. */
+	assert_string_equal(t[0].sha256, t[1].sha256);
+	unlink(path[0]);
+	unlink(path[1]);
+	blockdev_unref(source);
+	free(src);
+}
+
 static void test_failing_target_fails_alone(void **state)
 {
 	unsigned char *src = pattern(), *back = malloc(SRC_SIZE);
@@ -378,12 +425,23 @@ static void test_bad_options(void **state)
 	blockdev_unref(source);
 }
 
-static void test_hostname_overlay(void **state)
+static void set_setting(struct herd_settings *s, const char *key, const char *value)
+{
+	struct settings_origin origin = {.source = SETTINGS_SOURCE_FLAG};
+	struct settings_context ctx = {0};
+	struct herd_error err = {0};
+
+	if (settings_set_text(s, settings_key_find(key), value, false, &ctx, &origin, &err) < 0)
+		fail_msg("%s: %s", key, err.message);
+}
+
+static void test_settings_overlay(void **state)
 {
 	char img_path[256], cmd[600], *data = NULL;
 	struct blockdev *file = NULL, *overlay = NULL;
-	struct burn_card_settings s = {.hostname = "red07"};
+	struct herd_settings s;
 	struct herd_error err = {0};
+	struct strv warnings = STRV_INIT;
 	struct image *img = NULL;
 	struct vfs *fs = NULL;
 	size_t len;
@@ -393,11 +451,28 @@ static void test_hostname_overlay(void **state)
 		 HERD_SOURCE_ROOT, img_path);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(blockdev_open_file(img_path, BLOCKDEV_READ_ONLY, &file, NULL), 0);
-	s.hostname = "bad_name";
-	assert_int_equal(burn_prepare_target_overlay(file, &s, &overlay, &err), -EINVAL);
+
+	/* Nothing set: an empty overlay, nothing to write. */
+	settings_init(&s);
+	assert_false(burn_settings_any(&s));
+	assert_int_equal(burn_prepare_target_overlay(file, "c", &s, NULL, &overlay, &err), 0);
+	assert_int_equal(blockdev_overlay_dirty_bytes(overlay), 0);
+	overlay = blockdev_unref(overlay);
+
+	/* A bad value from outside the registry's validation is refused. */
+	s.hostname = strdup("bad_name");
+	s.origin[settings_key_index(settings_key_find("hostname"))].source = SETTINGS_SOURCE_FLAG;
+	assert_int_equal(burn_prepare_target_overlay(file, "c", &s, NULL, &overlay, &err), -EINVAL);
 	assert_null(overlay);
-	s.hostname = "red07";
-	if (burn_prepare_target_overlay(file, &s, &overlay, &err) < 0)
+	settings_free(&s);
+
+	/* Several settings in one overlay: hostname, locale, keymap. */
+	settings_init(&s);
+	set_setting(&s, "hostname", "red07");
+	set_setting(&s, "locale", "en_GB.UTF-8");
+	set_setting(&s, "keymap", "de");
+	assert_true(burn_settings_any(&s));
+	if (burn_prepare_target_overlay(file, "red07", &s, &warnings, &overlay, &err) < 0)
 		fail_msg("overlay: %s", err.message);
 	assert_true(blockdev_overlay_dirty_bytes(overlay) > 0);
 	assert_int_equal(image_open_blockdev(overlay, IMAGE_READ_ONLY, &img, NULL), 0);
@@ -410,8 +485,16 @@ static void test_hostname_overlay(void **state)
 	assert_non_null(strstr(data, "localhost")); /* other lines kept */
 	assert_null(strstr(strstr(data, "127.0.1.1") + 1, "127.0.1.1"));
 	free(data);
+	assert_int_equal(vfs_read_all(fs, "/etc/default/locale", 4096, &data, &len, NULL), 0);
+	assert_non_null(strstr(data, "LANG=en_GB.UTF-8"));
+	free(data);
+	assert_int_equal(vfs_read_all(fs, "/etc/default/keyboard", 4096, &data, &len, NULL), 0);
+	assert_non_null(strstr(data, "XKBLAYOUT=\"de\""));
+	free(data);
 	vfs_close(fs, NULL);
 	image_close(img);
+	settings_free(&s);
+	strv_free(&warnings);
 	blockdev_unref(overlay);
 	blockdev_unref(file);
 	unlink(img_path);
@@ -433,12 +516,13 @@ int main(void)
 	    cmocka_unit_test(test_writes_map_to_memory_and_file),
 	    cmocka_unit_test(test_file_zero_blocks_and_old_content),
 	    cmocka_unit_test(test_verify_names_first_bad_offset),
+	    cmocka_unit_test(test_verify_after_write_catches_flip),
 	    cmocka_unit_test(test_failing_target_fails_alone),
 	    cmocka_unit_test(test_too_small_refused_before_writing),
 	    cmocka_unit_test(test_overlay_changes_only_its_target),
 	    cmocka_unit_test(test_cancel_leaves_incomplete),
 	    cmocka_unit_test(test_bad_options),
-	    cmocka_unit_test(test_hostname_overlay),
+	    cmocka_unit_test(test_settings_overlay),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,9 +20,10 @@
  * on.
  *
  * Targets: a regular file (truncated to zero and then to the image size,
- * so every range not written reads back as zero; plain writes, fsync at
- * the end), a block device (O_RDWR|O_EXCL|O_DIRECT — read access for the
- * verify pass on the same exclusive handle; ranges outside the map are not
+ * so every range not written reads back as zero; O_DIRECT writes where
+ * the file system takes them, fsync at the end), a block device
+ * (O_RDWR|O_EXCL|O_DIRECT — read access for the verify pass on the same
+ * exclusive handle; ranges outside the map are not
  * written, since the map guarantees nothing there matters, unless the map
  * is NULL; optional BLKDISCARD first), or an open blockdev (tests).  A
  * target smaller than the source refuses the whole run before anything
@@ -31,12 +32,18 @@
  * Hashing while writing (SHA-256, OpenSSL EVP): the reader hashes each
  * chunk once, and each target's `sha256` is the SHA-256 of the list of
  * its chunks' digests in offset order (a hash list, so shared chunks are
- * hashed once for all targets).  Verify
- * (opts->verify) re-reads exactly the written ranges, bypassing the page
- * cache (O_DIRECT on block devices; fsync + POSIX_FADV_DONTNEED on files),
- * hashes them, and compares them with the source chunk by chunk: the
- * first differing byte is reported with its offset.
- *
+ * hashed once for all targets).  Verify (opts->verify) runs after every
+ * target is written and flushed (so a card that wraps writes around, a
+ * fake-capacity card, is caught): it re-reads exactly the written ranges
+ * of each target, bypassing the page cache, and compares them byte for
+ * byte with the source as the reader hands it out again (from the page
+ * cache: the same ranges were just read); the first differing byte is
+ * reported with its offset.  Each file or block-device target runs two
+ * I/O threads (lanes) on one queue, so a request is in flight while the
+ * other lane compares or waits; block devices are opened O_EXCL|O_DIRECT
+ * and files get O_DIRECT too where the file system takes it (a buffered
+ * file write left the whole image dirty in memory until the final fsync).
+
  * Cancel: when *opts->cancel becomes non-zero (a SIGINT handler), the
  * reader stops, writers stop after their current chunk, and every target
  * not finished is left BURN_TARGET_INCOMPLETE.
@@ -111,6 +118,10 @@ struct burn_options {
 	atomic_int *cancel;   /* lock-free: safe from a signal handler and threads */
 	burn_progress_fn progress;
 	void *userdata;
+	/* Test hook: called on the caller's thread after the write pass
+	 * (targets flushed), before the verify pass.  NULL = none. */
+	void (*after_write)(void *hook_userdata);
+	void *hook_userdata;
 };
 
 /* Burn `source` over `map` (NULL: everything) to `n` targets.  Returns 0
