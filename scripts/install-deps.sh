@@ -22,6 +22,7 @@ test=(
 	libcmocka-dev dosfstools mtools e2fsprogs fdisk gdisk util-linux
 	xz-utils zstd gzip bzip2 zip coreutils procps mount python3
 	openssh-client bmap-tools
+	python3-yaml
 )
 
 if [ "$(id -u)" -ne 0 ]; then

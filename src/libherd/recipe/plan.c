@@ -618,6 +618,20 @@ int recipe_plan(const struct recipe_target *t, const struct image_os *os,
 		r->os_known = os->raspberry_pi_os || strcmp(os->id, "debian") == 0 ||
 			      strcmp(os->id, "raspbian") == 0 || strcmp(os->id, "ubuntu") == 0;
 	}
+	if (s->firstboot_backend && strcmp(s->firstboot_backend, "cloud-init") == 0)
+		r->firstboot = RECIPE_FIRSTBOOT_CLOUD_INIT;
+	else if (s->firstboot_backend && strcmp(s->firstboot_backend, "firstrun") == 0)
+		r->firstboot = RECIPE_FIRSTBOOT_FIRSTRUN;
+	if (r->firstboot == RECIPE_FIRSTBOOT_CLOUD_INIT) {
+		/* cloud-init gets the settings themselves, not file edits. */
+		k = firstboot_cloudinit_plan(r, t, s, err);
+		if (k < 0) {
+			recipe_free(r);
+			return k;
+		}
+		*ret = r;
+		return 0;
+	}
 	if (r->os_known) {
 		r->network = detect_network(t->root);
 	} else {
@@ -667,6 +681,9 @@ int recipe_plan(const struct recipe_target *t, const struct image_os *os,
 	if (k >= 0 && r->os_known)
 		k = plan_firstboot(r, s, err);
 	userdb_free(&db);
+	/* firstrun: the same operations, replayed by a script at first boot. */
+	if (k >= 0 && r->firstboot == RECIPE_FIRSTBOOT_FIRSTRUN)
+		k = firstboot_firstrun_convert(r, t, s, err);
 	if (k < 0) {
 		recipe_free(r);
 		return k;
