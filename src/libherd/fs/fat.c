@@ -801,4 +801,5 @@ const struct vfs_ops vfs_fat_ops = {
     .rename = fat_rename,
     .readdir = fat_readdir,
     .used_ranges = fat_used_ranges,
+    .check = fat_check,
 };
