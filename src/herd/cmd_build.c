@@ -49,8 +49,10 @@ static void on_progress(void *userdata, size_t host, uint64_t done, uint64_t tot
 {
 	struct build_progress *bp = userdata;
 
-	if (bp->p)
-		progress_update(bp->p, bp->bars[host], done);
+	if (!bp->p)
+		return;
+	progress_set_total(bp->p, bp->bars[host], total);
+	progress_update(bp->p, bp->bars[host], done);
 }
 
 static void usage(FILE *out)
@@ -285,8 +287,6 @@ static int execute(struct cli *cli, struct build_args *a, struct herd_settings *
 		    .progress = on_progress,
 		    .userdata = &bp,
 		};
-		for (size_t i = 0; bp.p && i < n; i++)
-			progress_set_total(bp.p, bp.bars[i], 1);
 		r = build_run(hosts, n, &opts, &err);
 	}
 	for (size_t i = 0; bp.p && i < n; i++)

@@ -294,7 +294,7 @@ static int build_one(struct build_ctx *c, size_t index, unsigned char *buf, unsi
 	if (r >= 0)
 		r = image_open_blockdev(bd, IMAGE_WRITABLE | IMAGE_OVERLAY, &img, err);
 	if (r >= 0)
-		r = recipe_apply_image(img, b->path, h->settings, false, NULL, &rec, err);
+		r = recipe_apply_image(img, h->name, h->settings, false, NULL, &rec, err);
 	if (r >= 0) {
 		for (size_t i = 0; i < rec->count; i++)
 			h->changed_ops += rec->ops[i].changed;
