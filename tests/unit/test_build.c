@@ -33,6 +33,8 @@
 static char tmpdir[] = "/tmp/herd-test-build.XXXXXX";
 static char sample[300], outdir[300], keyfile[300], keyfile2[300];
 
+static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void run(const char *fmt, ...)
 {
 	char cmd[2048];

@@ -29,6 +29,8 @@
 static char tmpdir[] = "/tmp/herd-test-check.XXXXXX";
 static char sample[300], custom[300], img[300], keyfile[300];
 
+static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void run(const char *fmt, ...)
 {
 	char cmd[2048];
