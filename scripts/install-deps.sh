@@ -26,6 +26,7 @@ test=(
 	openssh-client bmap-tools
 	busybox isc-dhcp-client kea-admin dnsmasq-base iproute2
 	tftp-hpa atftp curl nftables
+	python3-yaml
 )
 bench=(
 	libguestfs-tools linux-image-amd64

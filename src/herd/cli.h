@@ -101,6 +101,7 @@ extern const struct cli_command cmd_customize;
 extern const struct cli_command cmd_devices;
 extern const struct cli_command cmd_burn;
 extern const struct cli_command cmd_serve;
+extern const struct cli_command cmd_build;
 
 struct burn_devices_options;
 /* Fill the sysfs/mountinfo/swaps paths from HERD_SYSFS_ROOT, HERD_MOUNTINFO

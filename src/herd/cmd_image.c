@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_image_check.h"
 #include "cmd_image_store.h"
 #include "base/macros.h"
 #include "image/image.h"
@@ -308,7 +309,7 @@ static int image_map_run(struct cli *cli, int argc, char **argv)
 
 static const struct cli_command *const image_subcommands[] = {
     &cmd_image_info, &cmd_image_map, &cmd_image_get,	  &cmd_image_import,
-    &cmd_image_ls,   &cmd_image_rm,  &cmd_image_versions,
+    &cmd_image_ls,   &cmd_image_rm,  &cmd_image_versions, &cmd_image_check,
 };
 
 static int image_run(struct cli *cli, int argc, char **argv)
@@ -319,7 +320,7 @@ static int image_run(struct cli *cli, int argc, char **argv)
 
 const struct cli_command cmd_image = {
     .name = "image",
-    .summary = "the image store and image inspection: get, ls, info, map",
+    .summary = "the image store and image inspection: get, ls, info, map, check",
     .usage = "Usage: herd image <subcommand> [--json] ...\n"
 	     "\n"
 	     "Subcommands:\n"
@@ -330,6 +331,7 @@ const struct cli_command cmd_image = {
 	     "  rm NAME               remove an image from the store\n"
 	     "  info IMAGE            partition table, partitions, filesystems, detected OS\n"
 	     "  map IMAGE             the used-block map (ranges that hold anything)\n"
+	     "  check IMAGE           filesystems consistent, a host's settings present\n"
 	     "\n"
 	     "IMAGE is a store name, a raw image file or a block device (read-only).\n"
 	     "'herd image <subcommand> --help' for details.\n",

@@ -11,7 +11,7 @@
 
 static const struct cli_command *const commands[] = {
     &cmd_expand,    &cmd_config,  &cmd_image, &cmd_fs,
-    &cmd_customize, &cmd_devices, &cmd_burn,  &cmd_serve,
+    &cmd_customize, &cmd_devices, &cmd_burn,  &cmd_build, &cmd_serve,
 
 };
 

@@ -34,6 +34,18 @@
 
 #define FIELD(f) offsetof(struct herd_settings, f)
 
+/* firstboot.backend: how settings reach the image (recipe/firstboot.h). */
+static int validate_firstboot_backend_value(const char *value, const struct settings_context *ctx,
+					    char **ret, struct herd_error *err)
+{
+	if (strcmp(value, "cloud-init") != 0 && strcmp(value, "firstrun") != 0 &&
+	    strcmp(value, "off") != 0)
+		return herd_error_set(err, EINVAL, "'%s' is not cloud-init, firstrun or off",
+				      value);
+	*ret = strdup(value);
+	return *ret ? 0 : herd_error_set(err, ENOMEM, "out of memory");
+}
+
 static const struct settings_key registry[] = {
     {.name = "image",
      .flag = NULL,
@@ -178,6 +190,14 @@ static const struct settings_key registry[] = {
      .validate = validate_text_value,
      .separator = '\n',
      .help = "shell commands to run on first boot"},
+    {.name = "firstboot.backend",
+     .flag = "firstboot",
+     .metavar = "cloud-init|firstrun|off",
+     .type = SETTINGS_STRING,
+     .offset = FIELD(firstboot_backend),
+     .validate = validate_firstboot_backend_value,
+     .help = "off: edit the root filesystem (default); cloud-init or firstrun: seed the "
+	     "boot partition"},
     {.name = "files",
      .type = SETTINGS_FILES,
      .flags = SETTINGS_KEY_NO_ENV,

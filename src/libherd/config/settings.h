@@ -89,6 +89,7 @@ struct herd_settings {
 	char *keymap;
 	struct strv firstboot_packages;
 	struct strv firstboot_run;
+	char *firstboot_backend; /* "cloud-init", "firstrun", "off" (NULL = off) */
 	struct herd_file_list files;
 	struct strv systemd_enable; /* unit names, normalized ("ssh" -> "ssh.service") */
 	struct strv systemd_disable;

@@ -990,4 +990,5 @@ const struct vfs_ops vfs_ext4_ops = {
     .rename = ext4_rename,
     .readdir = ext4_readdir,
     .used_ranges = ext4_used_ranges,
+    .check = ext4_check,
 };

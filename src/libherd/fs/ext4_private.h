@@ -136,3 +136,7 @@ errcode_t ext4_drop_link(struct ext4_fs *e, ext2_ino_t ino, struct ext2_inode_la
 int ext4_create(struct ext4_fs *e, const struct ext4_where *w, uint32_t mode, uint32_t uid,
 		uint32_t gid, const char *target, const char *path, ext2_ino_t *ret_ino,
 		struct herd_error *err);
+
+/* ---- read-only consistency check (ext4_check.c) ------------------------ */
+
+int ext4_check(void *fs, vfs_problem_cb cb, void *userdata, struct herd_error *err);

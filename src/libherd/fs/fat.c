@@ -22,8 +22,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <time.h>
 
+#include "base/parse.h"
 #include "fs/fat_internal.h"
 
 #define FAT_MAX_FILE_SIZE 0xffffffffull
@@ -40,6 +42,22 @@ static size_t clusters_for(const struct fat_fs *fs, uint64_t size)
 	return (size_t)((size + fs->g.cluster_size - 1) / fs->g.cluster_size);
 }
 
+/* The time stamped on entries: SOURCE_DATE_EPOCH when set (as the ext4
+ * side does, reproducible-builds.org), so `herd build` gives the same bytes
+ * twice; otherwise the clock. */
+static void fat_clock(struct timespec *ts)
+{
+	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	uint64_t v;
+
+	if (epoch && *epoch && parse_u64(epoch, 0, INT64_MAX, &v) == 0) {
+		ts->tv_sec = (time_t)v;
+		ts->tv_nsec = 0;
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
 /* Fill creation, access and modification stamps of a new short entry. */
 static void stamp_entry(uint8_t *e, uint8_t attr)
 {
@@ -47,7 +65,7 @@ static void stamp_entry(uint8_t *e, uint8_t attr)
 	uint8_t tenth;
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	fat_clock(&ts);
 	fat_time_encode(ts.tv_sec, &date, &tm, &tenth);
 	e[11] = attr;
 	e[13] = (uint8_t)(tenth + ts.tv_nsec / 10000000);
@@ -70,7 +88,10 @@ static void touch_entry(uint8_t *e, int64_t t)
 
 static void touch_now(uint8_t *e)
 {
-	touch_entry(e, (int64_t)time(NULL));
+	struct timespec ts;
+
+	fat_clock(&ts);
+	touch_entry(e, (int64_t)ts.tv_sec);
 }
 
 /* The chain of a file, checked against its size: a chain that is shorter
@@ -780,4 +801,5 @@ const struct vfs_ops vfs_fat_ops = {
     .rename = fat_rename,
     .readdir = fat_readdir,
     .used_ranges = fat_used_ranges,
+    .check = fat_check,
 };

@@ -114,3 +114,37 @@ int fat_check_crosslinks(struct fat_fs *fs, struct herd_error *err)
 	free(path);
 	return r;
 }
+
+/* The read-only check behind vfs_check(): cross-linked chains (and, on
+ * the way, loops and links out of range), then FSInfo's free count, which
+ * fsck.fat also compares with the FAT ("free cluster summary"). */
+int fat_check(void *fsp, vfs_problem_cb cb, void *userdata, struct herd_error *err)
+{
+	struct fat_fs *fs = fsp;
+	struct herd_error found = {0};
+	uint32_t hint = fs->fsinfo_valid ? fs->free_count : FAT_FREE_UNKNOWN;
+	bool hint_exact = fs->free_exact;
+	char line[300];
+	int problems = 0, r;
+
+	r = fat_check_crosslinks(fs, &found);
+	if (r == -ENOMEM)
+		return herd_error_set(err, ENOMEM, "FAT: out of memory");
+	if (r < 0) {
+		cb(userdata, herd_error_message(&found));
+		problems++;
+	}
+	if (hint != FAT_FREE_UNKNOWN && !hint_exact) {
+		r = fat_count_free(fs, err);
+		if (r < 0)
+			return r;
+		if (fs->free_count != hint) {
+			snprintf(line, sizeof(line),
+				 "FAT: FSInfo says %u free clusters, the FAT has %u", hint,
+				 fs->free_count);
+			cb(userdata, line);
+			problems++;
+		}
+	}
+	return problems;
+}

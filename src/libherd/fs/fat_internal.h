@@ -200,6 +200,8 @@ int64_t fat_time_decode(uint16_t date, uint16_t time);
 /* fat_check.c: -EIO when two chains share a cluster (or a chain is broken);
  * run once on writable mounts before anything is changed. */
 int fat_check_crosslinks(struct fat_fs *fs, struct herd_error *err);
+/* vfs check op: cross-links, and the FSInfo free count against the FAT. */
+int fat_check(void *fs, vfs_problem_cb cb, void *userdata, struct herd_error *err);
 
 /* fat_dir.c */
 struct fat_dir {

@@ -175,6 +175,13 @@ int vfs_info(struct vfs *fs, struct vfs_info *ret, struct herd_error *err)
 	return fs->ops->info(fs->fs, ret, err);
 }
 
+int vfs_check(struct vfs *fs, vfs_problem_cb cb, void *userdata, struct herd_error *err)
+{
+	if (!fs->ops->check)
+		return 0;
+	return fs->ops->check(fs->fs, cb, userdata, err);
+}
+
 static int check_writable(struct vfs *fs, struct herd_error *err)
 {
 	if (!fs->writable)

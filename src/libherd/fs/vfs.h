@@ -75,6 +75,9 @@ enum vfs_write_flags {
 /* Per-filesystem operations.  Paths handed to ops are already normalised:
  * absolute, no "." / ".." / empty components, no trailing slash ("/" for
  * the root).  Every op returns 0 or -errno and fills err. */
+/* One problem found by vfs_check(), as a line without a newline. */
+typedef void (*vfs_problem_cb)(void *userdata, const char *problem);
+
 struct vfs_ops {
 	const char *name;
 	/* Cheap check of the superblock/BPB: 1 = mine, 0 = not mine, <0 error. */
@@ -107,6 +110,10 @@ struct vfs_ops {
 		       struct herd_error *err);
 	/* Every byte range the filesystem uses (metadata + allocated data). */
 	int (*used_ranges)(void *fs, vfs_range_cb cb, void *userdata, struct herd_error *err);
+	/* Read-only consistency check: each problem found goes to cb as one
+	 * line; returns the number of problems, or -errno when the check
+	 * itself could not run.  NULL: the filesystem has no check. */
+	int (*check)(void *fs, vfs_problem_cb cb, void *userdata, struct herd_error *err);
 };
 
 extern const struct vfs_ops vfs_fat_ops;
@@ -149,6 +156,11 @@ int vfs_rename(struct vfs *fs, const char *from, const char *to, struct herd_err
 int vfs_readdir(struct vfs *fs, const char *path, vfs_readdir_cb cb, void *userdata,
 		struct herd_error *err);
 int vfs_used_ranges(struct vfs *fs, vfs_range_cb cb, void *userdata, struct herd_error *err);
+/* Check the filesystem's own consistency without changing it (FAT: every
+ * cluster in one chain, free count; ext4: state, group and superblock
+ * counts against the bitmaps).  Returns the number of problems reported
+ * through cb (0 = consistent) or -errno. */
+int vfs_check(struct vfs *fs, vfs_problem_cb cb, void *userdata, struct herd_error *err);
 
 /* Normalise `path` into `out` (see above).  -EINVAL for relative paths,
  * "..", NUL/control bytes, or components longer than 255 bytes. */

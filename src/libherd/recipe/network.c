@@ -99,7 +99,7 @@ static bool is_set(const struct herd_settings *s, const char *name)
 }
 
 /* The passphrase from wifi.psk or the file wifi.psk_file (first line). */
-static int wifi_key(const struct herd_settings *s, char psk[65], struct herd_error *err)
+int network_wifi_key(const struct herd_settings *s, char psk[65], struct herd_error *err)
 {
 	_cleanup_free_ char *text = NULL;
 	const char *pass = s->wifi_psk;
@@ -413,7 +413,7 @@ int network_plan(struct recipe *r, const struct recipe_target *t, const struct h
 		if (!validate_wifi_ssid(s->wifi_ssid))
 			return herd_error_set(err, EINVAL, "wifi.ssid: '%s' is not a valid SSID",
 					      s->wifi_ssid);
-		k = wifi_key(s, psk, err);
+		k = network_wifi_key(s, psk, err);
 		if (k < 0)
 			return k;
 	}

@@ -633,6 +633,31 @@ int recipe_plan(const struct recipe_target *t, const struct image_os *os,
 		r->os_known = os->raspberry_pi_os || strcmp(os->id, "debian") == 0 ||
 			      strcmp(os->id, "raspbian") == 0 || strcmp(os->id, "ubuntu") == 0;
 	}
+	if (s->firstboot_backend && strcmp(s->firstboot_backend, "cloud-init") == 0)
+		r->firstboot = RECIPE_FIRSTBOOT_CLOUD_INIT;
+	else if (s->firstboot_backend && strcmp(s->firstboot_backend, "firstrun") == 0)
+		r->firstboot = RECIPE_FIRSTBOOT_FIRSTRUN;
+	if (r->firstboot == RECIPE_FIRSTBOOT_CLOUD_INIT) {
+		/* cloud-init gets the settings themselves, not file edits;
+		 * config.txt and cmdline.txt live on the boot partition and
+		 * are edited directly in every backend. */
+		k = firstboot_cloudinit_plan(r, t, s, err);
+		if (k >= 0)
+			k = bootcfg_plan(r, t, s, err);
+		if (k >= 0 &&
+		    (s->systemd_enable.count || s->systemd_disable.count || s->systemd_mask.count ||
+		     s->wireguard_address || s->firewall_allow.count) &&
+		    recipe_warn(r, "firstboot.backend cloud-init: systemd.*, wireguard.* and "
+				   "firewall.allow are not rendered into the seed; use the offline "
+				   "or firstrun backend for them") < 0)
+			k = oom(err);
+		if (k < 0) {
+			recipe_free(r);
+			return k;
+		}
+		*ret = r;
+		return 0;
+	}
 	if (r->os_known) {
 		r->network = detect_network(t->root);
 	} else {
@@ -690,6 +715,9 @@ int recipe_plan(const struct recipe_target *t, const struct image_os *os,
 	if (k >= 0 && r->os_known)
 		k = plan_firstboot(r, s, err);
 	userdb_free(&db);
+	/* firstrun: the same operations, replayed by a script at first boot. */
+	if (k >= 0 && r->firstboot == RECIPE_FIRSTBOOT_FIRSTRUN)
+		k = firstboot_firstrun_convert(r, t, s, err);
 	if (k < 0) {
 		recipe_free(r);
 		return k;

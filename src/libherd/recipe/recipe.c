@@ -132,6 +132,19 @@ const char *recipe_network_name(enum recipe_network n)
 	return "none";
 }
 
+const char *recipe_firstboot_name(enum recipe_firstboot f)
+{
+	switch (f) {
+	case RECIPE_FIRSTBOOT_CLOUD_INIT:
+		return "cloud-init";
+	case RECIPE_FIRSTBOOT_FIRSTRUN:
+		return "firstrun";
+	case RECIPE_FIRSTBOOT_OFF:
+		break;
+	}
+	return "off";
+}
+
 void recipe_op_describe(const struct recipe_op *op, char *buf, size_t len)
 {
 	const char *part = op->part == RECIPE_BOOT ? "boot" : "root";
@@ -347,6 +360,76 @@ int recipe_edit_word(const char *text, const char *key, const char *word, char *
 	}
 	tb_put(&b, "\n", 1);
 	return tb_finish(&b, ret);
+}
+
+/* ---- generated text ----------------------------------------------------- */
+
+void recipe_text_put(struct recipe_text *t, const char *s, size_t n)
+{
+	if (t->oom)
+		return;
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 1024;
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		char *q = realloc(t->p, cap);
+		if (!q) {
+			t->oom = true;
+			return;
+		}
+		t->p = q;
+		t->cap = cap;
+	}
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
+}
+
+void recipe_textf(struct recipe_text *t, const char *fmt, ...)
+{
+	char small[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		t->oom = true;
+		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		recipe_text_put(t, small, (size_t)n);
+		return;
+	}
+	char *big = malloc((size_t)n + 1);
+	if (!big) {
+		t->oom = true;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	recipe_text_put(t, big, (size_t)n);
+	free(big);
+}
+
+int recipe_text_take(struct recipe_text *t, char **ret)
+{
+	recipe_text_put(t, "", 0);
+	if (t->oom || !t->p) {
+		recipe_text_free(t);
+		return -ENOMEM;
+	}
+	*ret = t->p;
+	*t = (struct recipe_text){0};
+	return 0;
+}
+
+void recipe_text_free(struct recipe_text *t)
+{
+	free(t->p);
+	*t = (struct recipe_text){0};
 }
 
 /* ---- executor --------------------------------------------------------- */

@@ -109,6 +109,16 @@ struct recipe {
 	 * (a dry run then shows a key that will not be used). */
 	char wireguard_public_key[45];
 	bool wireguard_key_generated;
+	/* firstboot.backend: off = edit the root filesystem (this file's
+	 * description); cloud-init = a NoCloud seed on the boot partition;
+	 * firstrun = the same root edits as a firstrun.sh run once by
+	 * systemd.run= (older Raspberry Pi OS).  The first-boot backends
+	 * change files on the boot partition only. */
+	enum recipe_firstboot {
+		RECIPE_FIRSTBOOT_OFF = 0,
+		RECIPE_FIRSTBOOT_CLOUD_INIT,
+		RECIPE_FIRSTBOOT_FIRSTRUN,
+	} firstboot;
 };
 
 /* The filesystems a recipe reads and writes; boot may be NULL (then
@@ -154,6 +164,7 @@ int recipe_customize(const char *path, const struct herd_settings *s, bool dryru
 /* One line describing an operation ("write root:/etc/hostname 0644 0:0 (6 bytes)"). */
 void recipe_op_describe(const struct recipe_op *op, char *buf, size_t len);
 const char *recipe_network_name(enum recipe_network n);
+const char *recipe_firstboot_name(enum recipe_firstboot f);
 
 /* ---- helpers shared with the planner and tests ---------------------- */
 

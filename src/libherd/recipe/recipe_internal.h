@@ -74,3 +74,28 @@ int firewall_plan(struct recipe *r, const struct recipe_target *t, const struct 
 /* wireguard.* (wireguard.c). */
 int wireguard_plan(struct recipe *r, const struct recipe_target *t, const struct herd_settings *s,
 		   struct herd_error *err);
+/* The passphrase of the Wi-Fi settings as the 64-hex PSK (network.c). */
+int network_wifi_key(const struct herd_settings *s, char psk[65], struct herd_error *err);
+
+/* A growing text for generated files; after an allocation failure every
+ * append is a no-op and recipe_text_take() returns -ENOMEM. */
+struct recipe_text {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+void recipe_text_put(struct recipe_text *t, const char *s, size_t n);
+void recipe_textf(struct recipe_text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* *ret gets the text (NUL-terminated, "" when empty) and t is reset. */
+int recipe_text_take(struct recipe_text *t, char **ret);
+void recipe_text_free(struct recipe_text *t);
+
+/* First-boot backends (firstboot_cloudinit.c, firstboot_firstrun.c).
+ * cloud-init: the NoCloud seed on the boot partition, planned from the
+ * settings directly.  firstrun: `r` holds the offline plan; its root
+ * operations become firstrun.sh on the boot partition. */
+int firstboot_cloudinit_plan(struct recipe *r, const struct recipe_target *t,
+			     const struct herd_settings *s, struct herd_error *err);
+int firstboot_firstrun_convert(struct recipe *r, const struct recipe_target *t,
+			       const struct herd_settings *s, struct herd_error *err);
