@@ -208,8 +208,9 @@ static int image_info_run(struct cli *cli, int argc, char **argv)
 
 	if (r >= 0)
 		return r;
-	if (store_resolve_image(path, &resolved, &entry, &err) < 0)
-		return cli_fail_error(&err);
+	r = image_store_resolve(cli, path, &resolved, &entry);
+	if (r >= 0)
+		return r;
 	path = resolved;
 	if (image_open(path, IMAGE_READ_ONLY, &img, &err) < 0) {
 		r = cli_fail_error(&err);
@@ -260,8 +261,9 @@ static int image_map_run(struct cli *cli, int argc, char **argv)
 
 	if (r >= 0)
 		return r;
-	if (store_resolve_image(path, &resolved, &entry, &err) < 0)
-		return cli_fail_error(&err);
+	r = image_store_resolve(cli, path, &resolved, &entry);
+	if (r >= 0)
+		return r;
 	path = resolved;
 	r = image_open(path, IMAGE_READ_ONLY, &img, &err);
 	/* The entry's shared lock only has to outlive the open: rm then
