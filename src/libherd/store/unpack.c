@@ -7,8 +7,6 @@
  * whatever input it did not need (a zip's central directory, padding) is
  * still read so the download checksum covers the whole file.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <lzma.h>
 #include <stdbool.h>
@@ -20,6 +18,7 @@
 #include <zstd.h>
 
 #include "base/macros.h"
+#include "store/archive_loader.h"
 #include "store/unpack.h"
 
 #define UNPACK_IN_CHUNK (1u << 20)
@@ -265,7 +264,7 @@ static la_ssize_t archive_read_cb(struct archive *a, void *userdata, const void 
 
 	if (n < 0) {
 		ctx->failed = (int)n;
-		archive_set_error(a, -(int)n, "read failed");
+		herd_archive()->set_error(a, -(int)n, "read failed");
 		return -1;
 	}
 	*buf = ctx->in->buf;
@@ -281,55 +280,59 @@ static bool name_is_image(const char *name)
 static int unpack_archive(struct unpack_input *in, struct store_sink *sink, enum store_format f,
 			  struct herd_error *err)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_ctx ctx = {.in = in, .err = err};
 	struct archive_entry *entry;
 	const char *fmt = store_format_name(f);
 	bool found = false;
-	int r = 0;
+	int r = herd_archive_load(err);
 
+	if (r < 0)
+		return herd_error_prefix(err, -r, "%s", fmt);
+	a = herd_archive()->read_new();
 	if (!a) {
-		archive_read_free(a);
+		herd_archive()->read_free(a);
 		return herd_error_set(err, ENOMEM, "%s: out of memory", fmt);
 	}
 	if (f == STORE_FORMAT_ZIP) {
-		archive_read_support_format_zip(a);
+		herd_archive()->read_support_format_zip(a);
 	} else {
-		archive_read_support_filter_gzip(a);
-		archive_read_support_filter_bzip2(a);
-		archive_read_support_format_raw(a);
+		herd_archive()->read_support_filter_gzip(a);
+		herd_archive()->read_support_filter_bzip2(a);
+		herd_archive()->read_support_format_raw(a);
 	}
-	if (archive_read_open(a, &ctx, NULL, archive_read_cb, NULL) != ARCHIVE_OK) {
-		r = ctx.failed
-			? ctx.failed
-			: herd_error_set(err, EBADMSG, "%s: %s", fmt, archive_error_string(a));
+	if (herd_archive()->read_open(a, &ctx, NULL, archive_read_cb, NULL) != ARCHIVE_OK) {
+		r = ctx.failed ? ctx.failed
+			       : herd_error_set(err, EBADMSG, "%s: %s", fmt,
+						herd_archive()->error_string(a));
 		goto out;
 	}
 	for (;;) {
-		int ar = archive_read_next_header(a, &entry);
+		int ar = herd_archive()->read_next_header(a, &entry);
 		if (ar == ARCHIVE_EOF)
 			break;
 		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
 			r = ctx.failed ? ctx.failed
 				       : herd_error_set(err, EBADMSG, "%s: %s", fmt,
-							archive_error_string(a));
+							herd_archive()->error_string(a));
 			goto out;
 		}
-		if (f == STORE_FORMAT_ZIP && (archive_entry_filetype(entry) != AE_IFREG ||
-					      !name_is_image(archive_entry_pathname(entry)))) {
-			archive_read_data_skip(a);
+		if (f == STORE_FORMAT_ZIP &&
+		    (herd_archive()->entry_filetype(entry) != AE_IFREG ||
+		     !name_is_image(herd_archive()->entry_pathname(entry)))) {
+			herd_archive()->read_data_skip(a);
 			continue;
 		}
 		found = true;
 		for (;;) {
 			unsigned char *out = store_sink_buffer(sink);
-			la_ssize_t n = archive_read_data(a, out, STORE_SINK_CHUNK);
+			la_ssize_t n = herd_archive()->read_data(a, out, STORE_SINK_CHUNK);
 			if (n == 0)
 				break;
 			if (n < 0) {
 				r = ctx.failed ? ctx.failed
 					       : herd_error_set(err, EBADMSG, "%s: %s", fmt,
-								archive_error_string(a));
+								herd_archive()->error_string(a));
 				goto out;
 			}
 			r = store_sink_write(sink, out, (size_t)n, err);
@@ -341,7 +344,7 @@ static int unpack_archive(struct unpack_input *in, struct store_sink *sink, enum
 	if (!found)
 		r = herd_error_set(err, ENOENT, "zip: no .img file inside");
 out:
-	archive_read_free(a);
+	herd_archive()->read_free(a);
 	return r;
 }
 
