@@ -202,7 +202,7 @@ static int image_info_run(struct cli *cli, int argc, char **argv)
 	struct part_row rows[PTABLE_MAX_PARTITIONS];
 	struct image_os os;
 	bool have_os;
-	const char *path;
+	const char *path = NULL;
 	unsigned n = 0;
 	int r = parse_image_args(cli, &cmd_image_info, argc, argv, &path);
 
@@ -255,7 +255,7 @@ static int image_map_run(struct cli *cli, int argc, char **argv)
 	struct image *img = NULL;
 	struct store_entry *entry = NULL;
 	_cleanup_free_ char *resolved = NULL;
-	const char *path;
+	const char *path = NULL;
 	uint64_t total;
 	int r = parse_image_args(cli, &cmd_image_map, argc, argv, &path);
 

@@ -56,6 +56,11 @@ int store_sink_finish(struct store_sink *s, char ret_sha256[STORE_SHA256_HEX],
 		      struct herd_error *err);
 void store_sink_free(struct store_sink *s);
 
+/* Write `len` bytes at `offset` of fd, leaving out the 4 KiB blocks
+ * (aligned to the file offset) that are all zero; adds the bytes written
+ * to *written.  The file must not hold data there already. */
+int store_write_sparse(int fd, const void *buf, size_t len, uint64_t offset, uint64_t *written,
+		       struct herd_error *err);
 /* True when the `len` bytes at p are all zero. */
 bool store_is_zero(const void *p, size_t len);
 /* Lower-case hex of a SHA-256 digest. */

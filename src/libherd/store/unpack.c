@@ -20,6 +20,7 @@
 #include "base/macros.h"
 #include "store/archive_loader.h"
 #include "store/unpack.h"
+#include "store/unpack_xz.h"
 
 #define UNPACK_IN_CHUNK (1u << 20)
 
@@ -372,6 +373,12 @@ int store_unpack_fd(int in_fd, int out_fd, unsigned threads, store_progress_fn p
 	if (threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n > 0 ? (unsigned)n : 1;
+	}
+	if (res.format == STORE_FORMAT_XZ) {
+		r = store_unpack_xz_blocks(in_fd, out_fd, threads, progress, userdata, ret, err);
+		if (r != -ENOTSUP)
+			return r < 0 ? r : 0;
+		herd_error_clear(err);
 	}
 	in.buf = malloc(UNPACK_IN_CHUNK);
 	in.md = res.format == STORE_FORMAT_RAW ? NULL : EVP_MD_CTX_new();
