@@ -276,9 +276,22 @@ static int run_get(struct cli *cli, struct store *s, const struct store_args *a,
 			return cli_fail("%s: not a URL, 'latest', a store name or a file", what);
 		import = true;
 	} else if (!import) {
+		struct store_entry_info info;
+		struct stat st;
 		url = strdup(what);
 		if (!url)
 			return cli_fail("out of memory");
+		/* Stored already: answer before parsing the OS list. */
+		if (!a->sha256 && store_find_source(s, url, &info, NULL) == 0) {
+			if (stat(info.raw_path, &st) == 0) {
+				res.info = info;
+				res.cached = true;
+				r = print_result(cli, &res);
+				store_entry_info_clear(&res.info);
+				return r;
+			}
+			store_entry_info_clear(&info);
+		}
 		if (!a->sha256)
 			os_list_sums(s, url, &dl, &raw, &version);
 	}

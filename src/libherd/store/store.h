@@ -87,6 +87,10 @@ int store_list(struct store *s, struct store_entry_info **ret, size_t *ret_count
 int store_find(struct store *s, const char *name, struct store_entry_info *ret,
 	       struct herd_error *err);
 
+/* The newest entry made from `source` (a URL or absolute path); -ENOENT. */
+int store_find_source(struct store *s, const char *source, struct store_entry_info *ret,
+		      struct herd_error *err);
+
 int store_open_entry(struct store *s, const char *name, struct store_entry **ret,
 		     struct herd_error *err);
 struct store_entry *store_entry_close(struct store_entry *e);
