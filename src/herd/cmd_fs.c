@@ -58,9 +58,20 @@ static int target_open(struct cli *cli, const char *spec, bool writable, struct 
 		cli_fail("%s", herd_error_message(&err));
 		return EXIT_USAGE;
 	}
-	if (store_resolve_image(t->image, NULL, &resolved, &t->entry, &err) < 0) {
-		target_free(t);
-		return cli_fail_error(&err);
+	if (writable) {
+		/* Refuse before a URL or .xz is fetched or unpacked for nothing. */
+		int rc = image_store_require_raw_file(t->image, "herd build");
+		if (rc >= 0) {
+			target_free(t);
+			return rc;
+		}
+	}
+	{
+		int rc = image_store_resolve(cli, t->image, &resolved, &t->entry);
+		if (rc >= 0) {
+			target_free(t);
+			return rc;
+		}
 	}
 	free(t->image);
 	t->image = resolved;
