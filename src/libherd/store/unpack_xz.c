@@ -463,7 +463,23 @@ int store_unpack_xz_blocks(int in_fd, int out_fd, unsigned threads, store_progre
 		threads = 1;
 	if (threads > XZ_MAX_WORKERS)
 		threads = XZ_MAX_WORKERS;
-	job.window = threads + 2;
+	{
+		/* Decoded blocks in flight stay within a quarter of RAM
+		 * (liblzma's own default for its threaded decoder). */
+		uint64_t biggest = 1, budget = lzma_physmem() / 4;
+		for (size_t i = 0; i < job.count; i++)
+			if (job.blocks[i].out_size > biggest)
+				biggest = job.blocks[i].out_size;
+		if (budget == 0)
+			budget = 1ull << 30;
+		if (budget / biggest < 2) {
+			free(job.blocks);
+			return -ENOTSUP;
+		}
+		if (threads + 2 > budget / biggest)
+			threads = (unsigned)(budget / biggest) - 1;
+		job.window = threads + 1 < budget / biggest ? threads + 2 : threads + 1;
+	}
 	in_md = EVP_MD_CTX_new();
 	raw_md = EVP_MD_CTX_new();
 	if (!in_md || !raw_md || EVP_DigestInit_ex(in_md, EVP_sha256(), NULL) != 1 ||
