@@ -22,7 +22,10 @@
 #define STORE_SINK_BLOCK 4096u
 #define STORE_SHA256_HEX 65 /* 64 hex digits + NUL */
 
-#define STORE_SINK_CHUNK (4u << 20) /* size of each buffer from store_sink_buffer */
+/* Size of each buffer from store_sink_buffer.  Large on purpose: every
+ * buffer is one hand-over between the decoding and the hashing thread
+ * (two wake-ups), so decoders fill it completely before handing it over. */
+#define STORE_SINK_CHUNK (32u << 20)
 
 struct store_sink {
 	int fd;		  /* not owned */

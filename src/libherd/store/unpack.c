@@ -193,60 +193,57 @@ static int unpack_xz(struct unpack_input *in, struct store_sink *sink, unsigned 
 static int unpack_zstd(struct unpack_input *in, struct store_sink *sink, struct herd_error *err)
 {
 	ZSTD_DStream *ds = ZSTD_createDStream();
-	size_t outsize = STORE_SINK_CHUNK;
+	unsigned char *out = store_sink_buffer(sink);
+	ZSTD_outBuffer ob = {out, STORE_SINK_CHUNK, 0};
 	size_t last = 0;
 	int r = 0;
 
-	if (!ds) {
-		ZSTD_freeDStream(ds);
+	if (!ds)
 		return herd_error_set(err, ENOMEM, "zstd: out of memory");
-	}
 	ZSTD_initDStream(ds);
 	for (;;) {
 		ssize_t n = input_read(in, err);
 		if (n < 0) {
 			r = (int)n;
-			break;
+			goto out;
 		}
-		if (n == 0) {
-			if (last != 0)
-				r = herd_error_set(err, EBADMSG, "zstd: file is truncated");
+		if (n == 0)
 			break;
-		}
 		ZSTD_inBuffer ib = {in->buf, (size_t)n, 0};
-		while (ib.pos < ib.size) {
-			unsigned char *out = store_sink_buffer(sink);
-			ZSTD_outBuffer ob = {out, outsize, 0};
+		for (;;) {
 			last = ZSTD_decompressStream(ds, &ob, &ib);
 			if (ZSTD_isError(last)) {
 				r = herd_error_set(err, EBADMSG, "zstd: %s",
 						   ZSTD_getErrorName(last));
 				goto out;
 			}
-			r = store_sink_write(sink, out, ob.pos, err);
-			if (r < 0)
-				goto out;
-		}
-		/* Flush what the decoder still holds for this input. */
-		for (;;) {
-			unsigned char *out = store_sink_buffer(sink);
-			ZSTD_outBuffer ob = {out, outsize, 0};
-			ZSTD_inBuffer none = {NULL, 0, 0};
-			if (last == 0)
-				break;
-			last = ZSTD_decompressStream(ds, &ob, &none);
-			if (ZSTD_isError(last)) {
-				r = herd_error_set(err, EBADMSG, "zstd: %s",
-						   ZSTD_getErrorName(last));
-				goto out;
+			/* Hand over only full buffers: each hand-over is a
+			 * round trip with the hashing thread. */
+			if (ob.pos == ob.size) {
+				r = store_sink_write(sink, out, ob.pos, err);
+				if (r < 0)
+					goto out;
+				out = store_sink_buffer(sink);
+				ob = (ZSTD_outBuffer){out, STORE_SINK_CHUNK, 0};
+				/* 0: the frame is complete and flushed.  Calling
+				 * again without input would only ask for the next
+				 * frame's header. */
+				if (last == 0 && ib.pos == ib.size)
+					break;
+				continue; /* the decoder may hold more */
 			}
-			if (ob.pos == 0)
+			/* Output not full: the decoder flushed all it could
+			 * from this input (zstd.h, ZSTD_decompressStream). */
+			if (ib.pos == ib.size)
 				break;
-			r = store_sink_write(sink, out, ob.pos, err);
-			if (r < 0)
-				goto out;
 		}
 	}
+	if (last != 0) {
+		r = herd_error_set(err, EBADMSG, "zstd: file is truncated");
+		goto out;
+	}
+	if (ob.pos > 0)
+		r = store_sink_write(sink, out, ob.pos, err);
 out:
 	ZSTD_freeDStream(ds);
 	return r;
@@ -326,19 +323,30 @@ static int unpack_archive(struct unpack_input *in, struct store_sink *sink, enum
 		}
 		found = true;
 		for (;;) {
+			/* Fill the buffer before handing it over (libarchive
+			 * returns a few dozen KiB per call). */
 			unsigned char *out = store_sink_buffer(sink);
-			la_ssize_t n = herd_archive()->read_data(a, out, STORE_SINK_CHUNK);
-			if (n == 0)
-				break;
+			size_t have = 0;
+			la_ssize_t n = 1;
+			while (have < STORE_SINK_CHUNK && n > 0) {
+				n = herd_archive()->read_data(a, out + have,
+							      STORE_SINK_CHUNK - have);
+				if (n > 0)
+					have += (size_t)n;
+			}
 			if (n < 0) {
 				r = ctx.failed ? ctx.failed
 					       : herd_error_set(err, EBADMSG, "%s: %s", fmt,
 								herd_archive()->error_string(a));
 				goto out;
 			}
-			r = store_sink_write(sink, out, (size_t)n, err);
-			if (r < 0)
-				goto out;
+			if (have > 0) {
+				r = store_sink_write(sink, out, have, err);
+				if (r < 0)
+					goto out;
+			}
+			if (n == 0)
+				break;
 		}
 		break;
 	}
