@@ -120,7 +120,7 @@ static int resolve_image(const char *spec, const char *config, char **ret_path,
 			return *ret_path ? 0 : herd_error_set(err, ENOMEM, "out of memory");
 		}
 	}
-	return store_resolve_image(spec, ret_path, ret_entry, err);
+	return store_resolve_image(spec, NULL, ret_path, ret_entry, err);
 }
 
 static json_t *results_json(const struct build_host *h, size_t n)

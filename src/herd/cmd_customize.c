@@ -16,6 +16,7 @@
 
 #include "base/macros.h"
 #include "cli.h"
+#include "cmd_image_store.h"
 #include "output.h"
 #include "recipe/recipe.h"
 #include "settings_cli.h"
@@ -159,6 +160,13 @@ static int run(struct cli *cli, int argc, char **argv)
 	if (optind + 1 < argc) {
 		settings_free(&overrides);
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind + 1]);
+	}
+	/* In place means a raw file: never the store's verified copy, a URL
+	 * or a compressed file (herd build writes customized copies). */
+	rc = image_store_require_raw_file(image, "herd build");
+	if (rc >= 0) {
+		settings_free(&overrides);
+		return rc;
 	}
 	rc = settings_cli_resolve(cli, config, host, &overrides, &resolved);
 	if (rc >= 0)

@@ -19,6 +19,7 @@
 #include "base/macros.h"
 #include "base/parse.h"
 #include "cli.h"
+#include "cmd_image_store.h"
 #include "image/image.h"
 #include "store/store.h"
 #include "output.h"
@@ -44,7 +45,7 @@ static void target_free(struct fs_target *t)
 }
 
 /* Open IMAGE:PART:/path; on failure prints and returns an exit code, else -1. */
-static int target_open(const char *spec, bool writable, struct fs_target *t)
+static int target_open(struct cli *cli, const char *spec, bool writable, struct fs_target *t)
 {
 	struct herd_error err = {0};
 	unsigned flags = writable ? IMAGE_WRITABLE | IMAGE_OVERLAY : IMAGE_READ_ONLY;
@@ -57,9 +58,20 @@ static int target_open(const char *spec, bool writable, struct fs_target *t)
 		cli_fail("%s", herd_error_message(&err));
 		return EXIT_USAGE;
 	}
-	if (store_resolve_image(t->image, &resolved, &t->entry, &err) < 0) {
-		target_free(t);
-		return cli_fail_error(&err);
+	if (writable) {
+		/* Refuse before a URL or .xz is fetched or unpacked for nothing. */
+		int rc = image_store_require_raw_file(t->image, "herd build");
+		if (rc >= 0) {
+			target_free(t);
+			return rc;
+		}
+	}
+	{
+		int rc = image_store_resolve(cli, t->image, &resolved, &t->entry);
+		if (rc >= 0) {
+			target_free(t);
+			return rc;
+		}
 	}
 	free(t->image);
 	t->image = resolved;
@@ -236,7 +248,7 @@ static int fs_ls_run(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (optind + 1 != argc)
 		return cli_usage_error(cli, "expected one IMAGE:PART:/dir");
-	rc = target_open(argv[optind], false, &t);
+	rc = target_open(cli, argv[optind], false, &t);
 	if (rc >= 0)
 		return rc;
 	if (cli->json)
@@ -291,7 +303,7 @@ static int copy_out(struct cli *cli, const char *spec, const char *dest)
 	struct fs_target t;
 	char *data = NULL;
 	size_t len = 0;
-	int rc = target_open(spec, false, &t), fd = STDOUT_FILENO, r;
+	int rc = target_open(cli, spec, false, &t), fd = STDOUT_FILENO, r;
 
 	if (rc >= 0)
 		return rc;
@@ -484,7 +496,7 @@ static int fs_put_run(struct cli *cli, int argc, char **argv)
 	r = read_local(argv[optind], &data, &len);
 	if (r < 0)
 		return cli_fail("%s: %s", argv[optind], strerror(-r));
-	rc = target_open(argv[optind + 1], true, &t);
+	rc = target_open(cli, argv[optind + 1], true, &t);
 	if (rc >= 0) {
 		free(data);
 		return rc;
@@ -519,7 +531,7 @@ static int fs_mkdir_run(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (optind + 1 != argc)
 		return cli_usage_error(cli, "expected one IMAGE:PART:/dir");
-	rc = target_open(argv[optind], true, &t);
+	rc = target_open(cli, argv[optind], true, &t);
 	if (rc >= 0)
 		return rc;
 	r = vfs_mkdir(t.fs, t.path, a.has_mode ? a.mode : 0755, a.uid, a.gid, true, &err);
@@ -594,7 +606,7 @@ static int fs_rm_run(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (optind + 1 != argc)
 		return cli_usage_error(cli, "expected one IMAGE:PART:/path");
-	rc = target_open(argv[optind], true, &t);
+	rc = target_open(cli, argv[optind], true, &t);
 	if (rc >= 0)
 		return rc;
 	r = vfs_lstat(t.fs, t.path, &st, &err);
@@ -633,7 +645,7 @@ static int fs_ln_run(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (optind + 2 != argc)
 		return cli_usage_error(cli, "expected TARGET IMAGE:PART:/path");
-	rc = target_open(argv[optind + 1], true, &t);
+	rc = target_open(cli, argv[optind + 1], true, &t);
 	if (rc >= 0)
 		return rc;
 	if (symbolic)
@@ -668,7 +680,7 @@ static int fs_chmod_run(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "expected MODE IMAGE:PART:/path");
 	if (parse_mode(argv[optind], &mode) < 0)
 		return cli_usage_error(cli, "'%s' is not an octal mode like 0644", argv[optind]);
-	rc = target_open(argv[optind + 1], true, &t);
+	rc = target_open(cli, argv[optind + 1], true, &t);
 	if (rc >= 0)
 		return rc;
 	r = vfs_chmod(t.fs, t.path, mode, &err);
@@ -697,7 +709,7 @@ static int fs_chown_run(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "expected UID:GID IMAGE:PART:/path");
 	if (parse_owner(argv[optind], &uid, &gid) < 0)
 		return cli_usage_error(cli, "'%s' is not UID:GID (numbers)", argv[optind]);
-	rc = target_open(argv[optind + 1], true, &t);
+	rc = target_open(cli, argv[optind + 1], true, &t);
 	if (rc >= 0)
 		return rc;
 	r = vfs_chown(t.fs, t.path, uid, gid, &err);
@@ -728,7 +740,7 @@ static int fs_stat_run(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (optind + 1 != argc)
 		return cli_usage_error(cli, "expected one IMAGE:PART:/path");
-	rc = target_open(argv[optind], false, &t);
+	rc = target_open(cli, argv[optind], false, &t);
 	if (rc >= 0)
 		return rc;
 	if (vfs_lstat(t.fs, t.path, &st, &err) < 0 ||

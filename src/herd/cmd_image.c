@@ -203,14 +203,15 @@ static int image_info_run(struct cli *cli, int argc, char **argv)
 	struct part_row rows[PTABLE_MAX_PARTITIONS];
 	struct image_os os;
 	bool have_os;
-	const char *path;
+	const char *path = NULL;
 	unsigned n = 0;
 	int r = parse_image_args(cli, &cmd_image_info, argc, argv, &path);
 
 	if (r >= 0)
 		return r;
-	if (store_resolve_image(path, &resolved, &entry, &err) < 0)
-		return cli_fail_error(&err);
+	r = image_store_resolve(cli, path, &resolved, &entry);
+	if (r >= 0)
+		return r;
 	path = resolved;
 	if (image_open(path, IMAGE_READ_ONLY, &img, &err) < 0) {
 		r = cli_fail_error(&err);
@@ -255,14 +256,15 @@ static int image_map_run(struct cli *cli, int argc, char **argv)
 	struct image *img = NULL;
 	struct store_entry *entry = NULL;
 	_cleanup_free_ char *resolved = NULL;
-	const char *path;
+	const char *path = NULL;
 	uint64_t total;
 	int r = parse_image_args(cli, &cmd_image_map, argc, argv, &path);
 
 	if (r >= 0)
 		return r;
-	if (store_resolve_image(path, &resolved, &entry, &err) < 0)
-		return cli_fail_error(&err);
+	r = image_store_resolve(cli, path, &resolved, &entry);
+	if (r >= 0)
+		return r;
 	path = resolved;
 	r = image_open(path, IMAGE_READ_ONLY, &img, &err);
 	/* The entry's shared lock only has to outlive the open: rm then

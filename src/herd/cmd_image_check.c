@@ -23,6 +23,7 @@
 #include "base/macros.h"
 #include "check/check.h"
 #include "cli.h"
+#include "cmd_image_store.h"
 #include "cmd_image_check.h"
 #include "output.h"
 #include "settings_cli.h"
@@ -216,10 +217,9 @@ static int check_run(struct cli *cli, int argc, char **argv)
 			return r;
 		settings = &resolved;
 	}
-	if (store_resolve_image(argv[optind], &path, &entry, &err) < 0) {
-		r = cli_fail_error(&err);
+	r = image_store_resolve(cli, argv[optind], &path, &entry);
+	if (r >= 0)
 		goto out;
-	}
 	r = check_image(path, settings, &problems, &err);
 	if (r < 0) {
 		r = cli_fail("%s: %s", argv[optind], herd_error_message(&err));

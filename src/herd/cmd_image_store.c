@@ -276,9 +276,22 @@ static int run_get(struct cli *cli, struct store *s, const struct store_args *a,
 			return cli_fail("%s: not a URL, 'latest', a store name or a file", what);
 		import = true;
 	} else if (!import) {
+		struct store_entry_info info;
+		struct stat st;
 		url = strdup(what);
 		if (!url)
 			return cli_fail("out of memory");
+		/* Stored already: answer before parsing the OS list. */
+		if (!a->sha256 && store_find_source(s, url, &info, NULL) == 0) {
+			if (stat(info.raw_path, &st) == 0) {
+				res.info = info;
+				res.cached = true;
+				r = print_result(cli, &res);
+				store_entry_info_clear(&res.info);
+				return r;
+			}
+			store_entry_info_clear(&info);
+		}
 		if (!a->sha256)
 			os_list_sums(s, url, &dl, &raw, &version);
 	}
@@ -580,3 +593,61 @@ const struct cli_command cmd_image_rm = {
 	     "Refuses while another herd process uses the image.\n" STORE_OPTION_HELP,
     .run = image_rm_run,
 };
+
+int image_store_resolve(struct cli *cli, const char *arg, char **ret_path,
+			struct store_entry **ret_entry)
+{
+	struct herd_error err = {0};
+	struct get_progress g = {.bar = -1};
+	struct store_resolve_options o = {.progress = on_progress, .userdata = &g};
+	enum store_image_kind kind = STORE_IMAGE_RAW_FILE;
+	int r;
+
+	/* Only an import or download is worth a bar (and a terminal check). */
+	if (store_classify_image(arg, &kind, NULL) == 0 &&
+	    (kind == STORE_IMAGE_COMPRESSED || kind == STORE_IMAGE_URL)) {
+		const char *label = strrchr(arg, '/');
+		g.p = progress_new(stderr, cli->quiet ? PROGRESS_NONE : PROGRESS_AUTO);
+		if (g.p)
+			g.bar = progress_add(g.p, label && label[1] ? label + 1 : arg, 0);
+	}
+	r = store_resolve_image(arg, &o, ret_path, ret_entry, &err);
+	if (g.p) {
+		if (r == 0)
+			progress_finish(g.p, g.bar, true, NULL);
+		else
+			progress_clear(g.p);
+		g.p = progress_free(g.p);
+	}
+	if (r < 0)
+		return cli_fail_error(&err);
+	return -1;
+}
+
+int image_store_require_raw_file(const char *arg, const char *hint_command)
+{
+	struct herd_error err = {0};
+	enum store_image_kind kind;
+
+	if (store_classify_image(arg, &kind, &err) < 0)
+		return cli_fail_error(&err);
+	switch (kind) {
+	case STORE_IMAGE_RAW_FILE:
+	case STORE_IMAGE_MISSING: /* the caller's open says "no such file" */
+		return -1;
+	case STORE_IMAGE_STORE_NAME:
+		return cli_fail("%s: a store image is read-only (the verified copy every later "
+				"use reads); use '%s', or copy its file ('herd image ls') and "
+				"edit the copy",
+				arg, hint_command);
+	case STORE_IMAGE_URL:
+		return cli_fail("%s: a URL cannot be edited in place; use '%s' (it fetches "
+				"the image into the store and writes customized copies)",
+				arg, hint_command);
+	case STORE_IMAGE_COMPRESSED:
+		return cli_fail("%s: a compressed image cannot be edited in place; use '%s', "
+				"or decompress it first",
+				arg, hint_command);
+	}
+	return -1;
+}

@@ -66,6 +66,20 @@ static void test_default_dir(void **state)
 	assert_int_equal(store_default_dir(NULL, &d, NULL), 0);
 	assert_string_equal(d, "/home/u/.local/share/herd");
 	free(d);
+	/* The server ignores XDG/HOME: /var/lib/herd unless told otherwise. */
+	setenv("XDG_DATA_HOME", "/home/u/.data", 1);
+	assert_int_equal(store_default_dir_role(NULL, STORE_ROLE_SERVER, &d, NULL), 0);
+	assert_string_equal(d, "/var/lib/herd");
+	free(d);
+	unsetenv("XDG_DATA_HOME");
+	setenv("HERD_STORE", "/srv/herd", 1);
+	assert_int_equal(store_default_dir_role(NULL, STORE_ROLE_SERVER, &d, NULL), 0);
+	assert_string_equal(d, "/srv/herd");
+	free(d);
+	unsetenv("HERD_STORE");
+	assert_int_equal(store_default_dir_role("/opt/x", STORE_ROLE_SERVER, &d, NULL), 0);
+	assert_string_equal(d, "/opt/x");
+	free(d);
 }
 
 static void test_names(void **state)
@@ -177,24 +191,70 @@ static void test_import_checksums(void **state)
 
 static void test_resolve(void **state)
 {
-	char *p = NULL;
-	struct store_entry *e = NULL;
+	char *p = NULL, *p2 = NULL, xz[700], copy[700], cmd[2400];
+	struct store_entry *e = NULL, *e2 = NULL;
+	struct herd_error err = {0};
+	enum store_image_kind kind;
 	(void)state;
 
 	setenv("HERD_STORE", storedir, 1);
-	assert_int_equal(store_resolve_image("checked", &p, &e, NULL), 0);
+	assert_int_equal(store_resolve_image("checked", NULL, &p, &e, NULL), 0);
 	assert_non_null(e);
 	assert_non_null(strstr(p, "/images/checked.img"));
 	free(p);
 	e = store_entry_close(e);
-	assert_int_equal(store_resolve_image("nosuch", &p, &e, NULL), 0);
-	assert_string_equal(p, "nosuch");
-	assert_null(e);
-	free(p);
-	assert_int_equal(store_resolve_image(imgpath, &p, &e, NULL), 0);
+	assert_int_equal(store_classify_image("checked", &kind, NULL), 0);
+	assert_int_equal(kind, STORE_IMAGE_STORE_NAME);
+	assert_int_equal(store_resolve_image("nosuch", NULL, &p, &e, &err), -ENOENT);
+	assert_non_null(strstr(herd_error_message(&err), "nosuch: no such file"));
+	assert_int_equal(store_classify_image("nosuch", &kind, NULL), 0);
+	assert_int_equal(kind, STORE_IMAGE_MISSING);
+	assert_int_equal(store_classify_image("http://example.invalid/a.img.xz", &kind, NULL), 0);
+	assert_int_equal(kind, STORE_IMAGE_URL);
+	assert_int_equal(store_resolve_image(imgpath, NULL, &p, &e, NULL), 0);
 	assert_string_equal(p, imgpath);
 	assert_null(e);
 	free(p);
+
+	/* A compressed file is unpacked into the store once ... */
+	snprintf(xz, sizeof(xz), "%s/resolve-me.img.xz", tmpdir);
+	snprintf(cmd, sizeof(cmd), "xz -c '%s' > '%s'", imgpath, xz);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(store_classify_image(xz, &kind, NULL), 0);
+	assert_int_equal(kind, STORE_IMAGE_COMPRESSED);
+	assert_int_equal(store_resolve_image(xz, NULL, &p, &e, NULL), 0);
+	assert_non_null(e);
+	assert_string_equal(e->info.name, "resolve-me");
+	assert_non_null(strstr(p, "/images/resolve-me.img"));
+	snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", imgpath, p);
+	assert_int_equal(system(cmd), 0);
+	/* ... and found again, by path and by content under another path. */
+	assert_int_equal(store_resolve_image(xz, NULL, &p2, &e2, NULL), 0);
+	assert_string_equal(p, p2);
+	free(p2);
+	e2 = store_entry_close(e2);
+	snprintf(copy, sizeof(copy), "%s/copy.img.xz", tmpdir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", xz, copy);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(store_resolve_image(copy, NULL, &p2, &e2, NULL), 0);
+	assert_string_equal(p, p2);
+	free(p2);
+	e2 = store_entry_close(e2);
+	/* Changed in place: new content, new entry (the old one stays). */
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "printf x | dd of='%s' bs=1 seek=100 conv=notrunc status=none && xz -c '%s' > '%s'",
+	    imgpath, imgpath, xz);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(store_resolve_image(xz, NULL, &p2, &e2, NULL), 0);
+	assert_string_not_equal(p, p2);
+	assert_non_null(strstr(e2->info.name, "resolve-me-"));
+	snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", imgpath, p2);
+	assert_int_equal(system(cmd), 0);
+	free(p2);
+	e2 = store_entry_close(e2);
+	free(p);
+	e = store_entry_close(e);
 	unsetenv("HERD_STORE");
 }
 

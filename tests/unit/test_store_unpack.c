@@ -152,6 +152,18 @@ static void test_formats(void **state)
 	assert_int_equal(run("cd %s && xz -k -T2 --block-size=1MiB -c disk.img > multi.xz", tmpdir),
 			 0);
 	assert_int_equal(unpack("multi.xz", STORE_FORMAT_XZ, &err), 0);
+	/* 64 KiB blocks: many are all zero and byte-identical, so the
+	 * block-parallel path decodes one and knows the rest. */
+	assert_int_equal(
+	    run("cd %s && xz -k -T2 --block-size=64KiB -c disk.img > multi64.xz", tmpdir), 0);
+	assert_int_equal(unpack("multi64.xz", STORE_FORMAT_XZ, &err), 0);
+	/* Two concatenated streams, several blocks each. */
+	assert_int_equal(run("cd %s && head -c 3145728 disk.img | xz -T2 --block-size=512KiB > "
+			     "cat.xz && tail -c +3145729 disk.img | xz -T2 --block-size=256KiB >> "
+			     "cat.xz",
+			     tmpdir),
+			 0);
+	assert_int_equal(unpack("cat.xz", STORE_FORMAT_XZ, &err), 0);
 	assert_int_equal(run("cd %s && zstd -q -c disk.img > disk.zst", tmpdir), 0);
 	assert_int_equal(unpack("disk.zst", STORE_FORMAT_ZSTD, &err), 0);
 	assert_int_equal(run("cd %s && gzip -c disk.img > disk.gz", tmpdir), 0);
@@ -177,6 +189,28 @@ static void test_bad_inputs(void **state)
 			 0);
 	assert_int_equal(unpack("bad.xz", STORE_FORMAT_XZ, &err), -EBADMSG);
 	assert_non_null(strstr(err.message, "xz"));
+	herd_error_clear(&err);
+	/* The same in a multi-block file: in a data block, and in one of the
+	 * all-zero blocks (no longer identical to the others: decoded, caught). */
+	assert_int_equal(
+	    run("cd %s && cp multi64.xz bad64.xz && printf 'XXXXXXXX' | dd of=bad64.xz "
+		"bs=1 seek=3000 conv=notrunc status=none",
+		tmpdir),
+	    0);
+	assert_int_equal(unpack("bad64.xz", STORE_FORMAT_XZ, &err), -EBADMSG);
+	herd_error_clear(&err);
+	assert_int_equal(run("cd %s && cp multi64.xz badz.xz && size=$(stat -c %%s badz.xz) && "
+			     "printf 'X' | dd of=badz.xz bs=1 seek=$((size * 3 / 4)) conv=notrunc "
+			     "status=none",
+			     tmpdir),
+			 0);
+	assert_true(unpack("badz.xz", STORE_FORMAT_XZ, &err) < 0);
+	herd_error_clear(&err);
+	assert_int_equal(run("cd %s && head -c $(( $(stat -c %%s multi64.xz) - 100 )) multi64.xz > "
+			     "short64.xz",
+			     tmpdir),
+			 0);
+	assert_true(unpack("short64.xz", STORE_FORMAT_XZ, &err) < 0);
 	herd_error_clear(&err);
 	assert_int_equal(run("cd %s && head -c 3000 single.xz > short.xz", tmpdir), 0);
 	assert_true(unpack("short.xz", STORE_FORMAT_XZ, &err) < 0);

@@ -6,6 +6,7 @@
  * units would not save space and larger ones would miss holes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,11 +150,51 @@ static int write_all(int fd, const unsigned char *p, size_t len, uint64_t off,
 	return 0;
 }
 
-int store_sink_write(struct store_sink *s, const void *buf, size_t len, struct herd_error *err)
+int store_write_sparse(int fd, const void *buf, size_t len, uint64_t offset, uint64_t *written,
+		       struct herd_error *err)
 {
 	const unsigned char *p = buf;
 	size_t run_start = 0, i = 0;
 	bool in_run = false;
+	int r;
+
+	while (i < len) {
+		/* Pieces end on absolute 4 KiB boundaries so holes line up with
+		 * filesystem blocks whatever the caller's chunk sizes are. */
+		uint64_t abs = offset + i;
+		size_t piece = STORE_SINK_BLOCK - (size_t)(abs % STORE_SINK_BLOCK);
+		if (piece > len - i)
+			piece = len - i;
+		bool zero = store_is_zero(p + i, piece);
+		if (!zero && !in_run) {
+			run_start = i;
+			in_run = true;
+		} else if (zero && in_run) {
+			r = write_all(fd, p + run_start, i - run_start, offset + run_start, err);
+			if (r < 0)
+				return r;
+			*written += i - run_start;
+			in_run = false;
+		}
+		i += piece;
+	}
+	if (in_run) {
+		r = write_all(fd, p + run_start, len - run_start, offset + run_start, err);
+		if (r < 0)
+			return r;
+		*written += len - run_start;
+	}
+	/* Start writeback of what we just wrote (asynchronous, does not
+	 * wait), so the fsync that publishes the entry finds little left to
+	 * do instead of the whole image's worth of dirty pages.  Best effort:
+	 * some filesystems do not support it. */
+	sync_file_range(fd, (off_t)offset, (off_t)len, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
+int store_sink_write(struct store_sink *s, const void *buf, size_t len, struct herd_error *err)
+{
+	const unsigned char *p = buf;
 	int r;
 
 	if (len == 0)
@@ -173,33 +214,9 @@ int store_sink_write(struct store_sink *s, const void *buf, size_t len, struct h
 	} else if (EVP_DigestUpdate(s->md, buf, len) != 1) {
 		return herd_error_set(err, EIO, "sha256: update failed");
 	}
-	while (i < len) {
-		/* Pieces end on absolute 4 KiB boundaries so holes line up with
-		 * filesystem blocks whatever the caller's chunk sizes are. */
-		uint64_t abs = s->offset + i;
-		size_t piece = STORE_SINK_BLOCK - (size_t)(abs % STORE_SINK_BLOCK);
-		if (piece > len - i)
-			piece = len - i;
-		bool zero = store_is_zero(p + i, piece);
-		if (!zero && !in_run) {
-			run_start = i;
-			in_run = true;
-		} else if (zero && in_run) {
-			r = write_all(s->fd, p + run_start, i - run_start, s->offset + run_start,
-				      err);
-			if (r < 0)
-				return r;
-			s->written += i - run_start;
-			in_run = false;
-		}
-		i += piece;
-	}
-	if (in_run) {
-		r = write_all(s->fd, p + run_start, len - run_start, s->offset + run_start, err);
-		if (r < 0)
-			return r;
-		s->written += len - run_start;
-	}
+	r = store_write_sparse(s->fd, p, len, s->offset, &s->written, err);
+	if (r < 0)
+		return r;
 	s->offset += len;
 	return 0;
 }

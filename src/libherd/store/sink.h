@@ -22,7 +22,10 @@
 #define STORE_SINK_BLOCK 4096u
 #define STORE_SHA256_HEX 65 /* 64 hex digits + NUL */
 
-#define STORE_SINK_CHUNK (4u << 20) /* size of each buffer from store_sink_buffer */
+/* Size of each buffer from store_sink_buffer.  Large on purpose: every
+ * buffer is one hand-over between the decoding and the hashing thread
+ * (two wake-ups), so decoders fill it completely before handing it over. */
+#define STORE_SINK_CHUNK (32u << 20)
 
 struct store_sink {
 	int fd;		  /* not owned */
@@ -56,6 +59,11 @@ int store_sink_finish(struct store_sink *s, char ret_sha256[STORE_SHA256_HEX],
 		      struct herd_error *err);
 void store_sink_free(struct store_sink *s);
 
+/* Write `len` bytes at `offset` of fd, leaving out the 4 KiB blocks
+ * (aligned to the file offset) that are all zero; adds the bytes written
+ * to *written.  The file must not hold data there already. */
+int store_write_sparse(int fd, const void *buf, size_t len, uint64_t offset, uint64_t *written,
+		       struct herd_error *err);
 /* True when the `len` bytes at p are all zero. */
 bool store_is_zero(const void *p, size_t len);
 /* Lower-case hex of a SHA-256 digest. */

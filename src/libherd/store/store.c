@@ -77,7 +77,8 @@ static int mkdir_p(const char *path, struct herd_error *err)
 	return 0;
 }
 
-int store_default_dir(const char *option, char **ret, struct herd_error *err)
+int store_default_dir_role(const char *option, enum store_role role, char **ret,
+			   struct herd_error *err)
 {
 	const char *env = getenv("HERD_STORE"), *xdg = getenv("XDG_DATA_HOME");
 	const char *home = getenv("HOME");
@@ -87,6 +88,8 @@ int store_default_dir(const char *option, char **ret, struct herd_error *err)
 		p = strdup(option);
 	else if (env && env[0])
 		p = strdup(env);
+	else if (role == STORE_ROLE_SERVER)
+		p = strdup(STORE_SERVER_DIR);
 	else if (xdg && xdg[0] == '/')
 		p = path_join(xdg, "herd");
 	else if (home && home[0] == '/')
@@ -98,6 +101,11 @@ int store_default_dir(const char *option, char **ret, struct herd_error *err)
 		return herd_error_set(err, ENOMEM, "out of memory");
 	*ret = p;
 	return 0;
+}
+
+int store_default_dir(const char *option, char **ret, struct herd_error *err)
+{
+	return store_default_dir_role(option, STORE_ROLE_USER, ret, err);
 }
 
 static int db_fail(struct store *s, int code, const char *what, struct herd_error *err)
@@ -145,6 +153,13 @@ int store_open(const char *dir, struct store **ret, struct herd_error *err)
 	/* Concurrent herd processes share the file: wait for each other's
 	 * short write transactions instead of failing with SQLITE_BUSY. */
 	sqlite3_busy_timeout(s->db, 10000);
+	/* Keep the -wal and -shm files when the last connection closes:
+	 * every herd command opens the store, and recreating them each time
+	 * costs a dozen system calls and page faults for nothing. */
+	{
+		int persist = 1;
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+	}
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		r = db_fail(s, EIO, dbpath, err);
@@ -242,6 +257,41 @@ static int query_one(struct store *s, const char *where, const char *value,
 	else
 		r = db_fail(s, EIO, "query", err);
 	sqlite3_finalize(st);
+	return r;
+}
+
+/* The row for `source`; with a sum, the row holding that sum first. */
+static int query_source(struct store *s, const char *source, const char *sha256,
+			struct store_entry_info *ret, struct herd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if (sqlite3_prepare_v2(
+		s->db,
+		"SELECT " ROW_COLUMNS " FROM images WHERE source = ?1"
+		" ORDER BY lower(download_sha256) = lower(?2) DESC, added DESC LIMIT 1",
+		-1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, EIO, "query", err);
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, sha256 ? sha256 : "", -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = row_to_info(st, ret, err);
+	else if (rc == SQLITE_DONE)
+		r = -ENOENT;
+	else
+		r = db_fail(s, EIO, "query", err);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_find_source(struct store *s, const char *source, struct store_entry_info *ret,
+		      struct herd_error *err)
+{
+	int r = query_source(s, source, NULL, ret, err);
+	if (r == -ENOENT)
+		return herd_error_set(err, ENOENT, "%s: not in the store", source);
 	return r;
 }
 
@@ -495,6 +545,7 @@ struct get_job {
 	char *name;
 	char expected[STORE_SHA256_HEX]; /* download sum; "" when none */
 	const char *verified_by;
+	bool local; /* an import: a changed file at the same path is a new entry */
 };
 
 static int insert_row(struct store *s, const struct store_entry_info *i, struct herd_error *err)
@@ -684,12 +735,26 @@ static int job_start(struct get_job *job, int *ret_lock, struct store_get_result
 		memcpy(job->expected, o->sha256, STORE_SHA256_HEX);
 		job->verified_by = o->sha256_origin ? o->sha256_origin : "--sha256";
 	}
+	/* Already stored: answer without the lock (a fully cached get must
+	 * stay cheap: no lock file, no hashing, nothing loaded). */
+	r = query_source(job->s, job->source, job->expected, &ret->info, err);
+	if (r == 0) {
+		if (access(ret->info.raw_path, R_OK) == 0 &&
+		    (!job->expected[0] ||
+		     strcasecmp(job->expected, ret->info.download_sha256) == 0)) {
+			ret->cached = true;
+			return 1;
+		}
+		store_entry_info_clear(&ret->info);
+	} else if (r != -ENOENT) {
+		return r;
+	}
 	source_key(job->source, key);
 	fd = lock_file(job->s, key, LOCK_EX, err);
 	if (fd < 0)
 		return fd;
 	/* Whoever held the lock before us may have stored this source. */
-	r = query_one(job->s, "source", job->source, &ret->info, err);
+	r = query_source(job->s, job->source, job->expected, &ret->info, err);
 	if (r == 0) {
 		struct stat st;
 		if (stat(ret->info.raw_path, &st) == 0 &&
@@ -698,6 +763,13 @@ static int job_start(struct get_job *job, int *ret_lock, struct store_get_result
 			ret->cached = true;
 			close(fd);
 			return 1;
+		}
+		if (job->local && job->expected[0]) {
+			/* The file at this path changed since it was imported:
+			 * its new content is a new entry. */
+			store_entry_info_clear(&ret->info);
+			*ret_lock = fd;
+			return 0;
 		}
 		if (stat(ret->info.raw_path, &st) == 0)
 			r = herd_error_set(
@@ -738,6 +810,7 @@ int store_import(struct store *s, const char *path, const struct store_get_optio
 	if (!realpath(path, abs))
 		return herd_error_set(err, errno, "%s: %s", path, strerror(errno));
 	job.source = abs;
+	job.local = true;
 	r = job_start(&job, &lock, &res, err);
 	if (r == 0)
 		r = unpack_and_publish(&job, in, &res, &bad, err);
@@ -922,31 +995,201 @@ int store_os_list_load(struct store *s, const char *url, bool refresh, struct st
 	return 0;
 }
 
-int store_resolve_image(const char *name_or_path, char **ret_path, struct store_entry **ret_entry,
-			struct herd_error *err)
+static bool is_url(const char *arg)
+{
+	const char *p = strstr(arg, "://");
+
+	if (!p || p == arg)
+		return false;
+	for (const char *c = arg; c < p; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (c > arg &&
+		       ((*c >= '0' && *c <= '9') || *c == '+' || *c == '-' || *c == '.'))))
+			return false;
+	return true;
+}
+
+/* Open the default (or given) store only when it already exists: a
+ * lookup must not create ~/.local/share/herd as a side effect.  1 when
+ * opened, 0 when there is none. */
+static int open_existing_store(const char *dir_option, struct store **ret, struct herd_error *err)
 {
 	_cleanup_free_ char *dir = NULL, *db = NULL;
-	struct store *s = NULL;
-	struct store_entry *e = NULL;
 	struct stat st;
-	char *p;
 	int r;
 
-	if (strchr(name_or_path, '/') || stat(name_or_path, &st) == 0 ||
-	    !store_name_valid(name_or_path) || store_default_dir(NULL, &dir, NULL) < 0)
-		goto as_path;
+	if (store_default_dir(dir_option, &dir, NULL) < 0)
+		return 0;
 	db = path_join(dir, "herd.db");
-	if (!db || stat(db, &st) < 0)
-		goto as_path;
-	r = store_open(dir, &s, err);
+	if (!db)
+		return herd_error_set(err, ENOMEM, "out of memory");
+	if (stat(db, &st) < 0)
+		return 0;
+	r = store_open(dir, ret, err);
+	return r < 0 ? r : 1;
+}
+
+const char *store_image_kind_name(enum store_image_kind kind)
+{
+	switch (kind) {
+	case STORE_IMAGE_RAW_FILE:
+		return "raw image file";
+	case STORE_IMAGE_COMPRESSED:
+		return "compressed image file";
+	case STORE_IMAGE_URL:
+		return "URL";
+	case STORE_IMAGE_STORE_NAME:
+		return "store image";
+	case STORE_IMAGE_MISSING:
+		break;
+	}
+	return "missing";
+}
+
+static int classify_file(const char *path, enum store_image_kind *ret, struct herd_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned char head[8];
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return herd_error_set(err, errno, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode)) {
+		/* Block devices and the like are raw by nature. */
+		*ret = STORE_IMAGE_RAW_FILE;
+		return 0;
+	}
+	n = pread(fd, head, sizeof(head), 0);
+	if (n < 0)
+		return herd_error_set(err, errno, "%s: %s", path, strerror(errno));
+	*ret = store_detect_format(head, (size_t)n) == STORE_FORMAT_RAW ? STORE_IMAGE_RAW_FILE
+									: STORE_IMAGE_COMPRESSED;
+	return 0;
+}
+
+int store_classify_image(const char *arg, enum store_image_kind *ret, struct herd_error *err)
+{
+	struct store *s = NULL;
+	struct store_entry_info info;
+	struct stat st;
+	int r;
+
+	if (is_url(arg)) {
+		*ret = STORE_IMAGE_URL;
+		return 0;
+	}
+	if (stat(arg, &st) == 0)
+		return classify_file(arg, ret, err);
+	*ret = STORE_IMAGE_MISSING;
+	if (strchr(arg, '/') || !store_name_valid(arg))
+		return 0;
+	r = open_existing_store(NULL, &s, NULL);
+	if (r <= 0)
+		return 0;
+	if (store_find(s, arg, &info, NULL) == 0) {
+		*ret = STORE_IMAGE_STORE_NAME;
+		store_entry_info_clear(&info);
+	}
+	store_close(s);
+	return 0;
+}
+
+/* SHA-256 of a whole file (lower-case hex). */
+static int hash_file(int fd, char ret[STORE_SHA256_HEX], struct herd_error *err)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	_cleanup_free_ unsigned char *buf = malloc(1u << 20);
+	unsigned char digest[32];
+	unsigned int dlen = 0;
+	uint64_t off = 0;
+	int r = 0;
+
+	if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return herd_error_set(err, ENOMEM, "out of memory");
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (;;) {
+		ssize_t n = pread(fd, buf, 1u << 20, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = herd_error_set(err, errno, "read: %s", strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (EVP_DigestUpdate(md, buf, (size_t)n) != 1) {
+			r = herd_error_set(err, EIO, "sha256: update failed");
+			break;
+		}
+		off += (uint64_t)n;
+	}
+	if (r == 0 && (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != 32))
+		r = herd_error_set(err, EIO, "sha256: final failed");
+	EVP_MD_CTX_free(md);
+	if (r == 0)
+		store_sha256_hex(digest, ret);
+	return r;
+}
+
+/* Is any entry's download `size` bytes long?  Then a file of that size
+ * may be a copy of it, and hashing it is worth the read. */
+static bool size_known(struct store *s, uint64_t size)
+{
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM images WHERE download_size = ?1 LIMIT 1", -1,
+			       &st, NULL) != SQLITE_OK)
+		return true; /* unsure: let the caller hash */
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* A name for a new entry from `source`: the derived name, or NAME-TAG
+ * when another source already holds it. */
+static int free_name(struct store *s, const char *source, const char *tag, char **ret,
+		     struct herd_error *err)
+{
+	struct store_entry_info info;
+	_cleanup_free_ char *name = NULL;
+	char *p;
+	size_t n;
+	int r;
+
+	r = store_name_from_source(source, &name, err);
 	if (r < 0)
 		return r;
-	r = store_open_entry(s, name_or_path, &e, err);
-	store_close(s);
+	r = query_one(s, "name", name, &info, NULL);
 	if (r == -ENOENT) {
-		herd_error_clear(err);
-		goto as_path;
+		*ret = TAKE_PTR(name);
+		return 0;
 	}
+	if (r == 0)
+		store_entry_info_clear(&info);
+	n = strlen(name) + 10;
+	p = malloc(n);
+	if (!p)
+		return herd_error_set(err, ENOMEM, "out of memory");
+	/* Names are at most 128 characters: keep room for the tag. */
+	snprintf(p, n, "%.*s-%.8s", 119, name, tag);
+	*ret = p;
+	return 0;
+}
+
+/* The entry an import or get produced (or found), opened. */
+static int open_result(struct store *s, struct store_get_result *res, char **ret_path,
+		       struct store_entry **ret_entry, struct herd_error *err)
+{
+	struct store_entry *e = NULL;
+	char *p;
+	int r = store_open_entry(s, res->info.name, &e, err);
+
+	store_entry_info_clear(&res->info);
 	if (r < 0)
 		return r;
 	p = strdup(e->info.raw_path);
@@ -957,13 +1200,152 @@ int store_resolve_image(const char *name_or_path, char **ret_path, struct store_
 	*ret_path = p;
 	*ret_entry = e;
 	return 0;
-as_path:
-	p = strdup(name_or_path);
-	if (!p)
-		return herd_error_set(err, ENOMEM, "out of memory");
-	*ret_path = p;
-	*ret_entry = NULL;
-	return 0;
+}
+
+static int resolve_compressed(struct store *s, const char *arg,
+			      const struct store_resolve_options *o, char **ret_path,
+			      struct store_entry **ret_entry, struct herd_error *err)
+{
+	struct store_get_options go = {.progress = o->progress, .userdata = o->userdata};
+	struct store_get_result res = {0};
+	struct store_entry_info info = {0};
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *name = NULL;
+	char abs[PATH_MAX], sum[STORE_SHA256_HEX] = "";
+	struct stat st;
+	int r;
+
+	fd = open(arg, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !realpath(arg, abs))
+		return herd_error_set(err, errno, "%s: %s", arg, strerror(errno));
+	/* Fast path: imported from this path, and the file has not been
+	 * touched since (same size, last change before the import). */
+	r = query_source(s, abs, NULL, &info, err);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == 0) {
+		bool same = info.download_size == (uint64_t)st.st_size &&
+			    info.added > (int64_t)st.st_mtim.tv_sec &&
+			    info.added > (int64_t)st.st_ctim.tv_sec;
+		store_entry_info_clear(&info);
+		if (same && query_source(s, abs, NULL, &res.info, NULL) == 0)
+			return open_result(s, &res, ret_path, ret_entry, err);
+	}
+	/* The same bytes under another path (or changed in place): by sum. */
+	if (r == 0 || size_known(s, (uint64_t)st.st_size)) {
+		r = hash_file(fd, sum, err);
+		if (r < 0)
+			return herd_error_prefix(err, -r, "%s", arg);
+		r = query_one(s, "download_sha256", sum, &res.info, err);
+		if (r == 0) {
+			if (access(res.info.raw_path, R_OK) == 0)
+				return open_result(s, &res, ret_path, ret_entry, err);
+			store_entry_info_clear(&res.info);
+		} else if (r != -ENOENT) {
+			return r;
+		}
+		go.sha256 = sum;
+		go.sha256_origin = "the file's own sum";
+	}
+	{
+		char key[33];
+		source_key(abs, key);
+		r = free_name(s, abs, sum[0] ? sum : key, &name, err);
+		if (r < 0)
+			return r;
+	}
+	go.name = name;
+	r = store_import(s, arg, &go, &res, err);
+	if (r < 0)
+		return r;
+	return open_result(s, &res, ret_path, ret_entry, err);
+}
+
+static int resolve_url(struct store *s, const char *url, const struct store_resolve_options *o,
+		       char **ret_path, struct store_entry **ret_entry, struct herd_error *err)
+{
+	struct store_get_options go = {
+	    .sidecar = true, .progress = o->progress, .userdata = o->userdata};
+	struct store_get_result res = {0};
+	_cleanup_free_ char *name = NULL;
+	char key[33];
+	int r;
+
+	/* Stored before: no network at all. */
+	r = query_source(s, url, NULL, &res.info, err);
+	if (r == 0 && access(res.info.raw_path, R_OK) == 0)
+		return open_result(s, &res, ret_path, ret_entry, err);
+	if (r == 0)
+		store_entry_info_clear(&res.info);
+	else if (r != -ENOENT)
+		return r;
+	source_key(url, key);
+	r = free_name(s, url, key, &name, err);
+	if (r < 0)
+		return r;
+	go.name = name;
+	r = store_get_url(s, url, &go, &res, err);
+	if (r < 0)
+		return r;
+	return open_result(s, &res, ret_path, ret_entry, err);
+}
+
+int store_resolve_image(const char *arg, const struct store_resolve_options *opts, char **ret_path,
+			struct store_entry **ret_entry, struct herd_error *err)
+{
+	static const struct store_resolve_options defaults = {0};
+	const struct store_resolve_options *o = opts ? opts : &defaults;
+	_cleanup_free_ char *dir = NULL;
+	struct store *s = NULL;
+	struct store_entry *e = NULL;
+	enum store_image_kind kind;
+	char *p;
+	int r;
+
+	r = store_classify_image(arg, &kind, err);
+	if (r < 0)
+		return r;
+	if (kind == STORE_IMAGE_RAW_FILE) {
+		p = strdup(arg);
+		if (!p)
+			return herd_error_set(err, ENOMEM, "out of memory");
+		*ret_path = p;
+		*ret_entry = NULL;
+		return 0;
+	}
+	if (kind == STORE_IMAGE_MISSING)
+		return herd_error_set(err, ENOENT, "%s: no such file, URL or store image", arg);
+	if (kind == STORE_IMAGE_STORE_NAME && !o->store_dir) {
+		r = open_existing_store(NULL, &s, err);
+		if (r == 0)
+			r = herd_error_set(err, ENOENT, "%s: no such file or store image", arg);
+	} else {
+		/* Imports create the store on first use. */
+		r = store_default_dir(o->store_dir, &dir, err);
+		if (r >= 0)
+			r = store_open(dir, &s, err);
+	}
+	if (r < 0)
+		return r;
+	if (kind == STORE_IMAGE_STORE_NAME) {
+		r = store_open_entry(s, arg, &e, err);
+		if (r == 0) {
+			p = strdup(e->info.raw_path);
+			if (!p) {
+				store_entry_close(e);
+				r = herd_error_set(err, ENOMEM, "out of memory");
+			} else {
+				*ret_path = p;
+				*ret_entry = e;
+			}
+		}
+	} else if (kind == STORE_IMAGE_COMPRESSED) {
+		r = resolve_compressed(s, arg, o, ret_path, ret_entry, err);
+	} else {
+		r = resolve_url(s, arg, o, ret_path, ret_entry, err);
+	}
+	store_close(s);
+	return r;
 }
 
 int store_os_list_cached(struct store *s, struct store_os_list *ret, struct herd_error *err)

@@ -56,9 +56,22 @@ struct store_entry {
 	int lock_fd;
 };
 
+/* Who is asking for the store directory: a user's command, or the
+ * server (`herd serve`, a system service with no meaningful $HOME). */
+enum store_role {
+	STORE_ROLE_USER = 0,
+	STORE_ROLE_SERVER,
+};
+
+#define STORE_SERVER_DIR "/var/lib/herd"
+
 /* The store directory: `option` (--store), else $HERD_STORE, else
  * $XDG_DATA_HOME/herd, else ~/.local/share/herd. */
 int store_default_dir(const char *option, char **ret, struct herd_error *err);
+/* The same for a role: STORE_ROLE_SERVER skips the XDG/HOME steps and
+ * falls back to STORE_SERVER_DIR (FHS: variable state of a service). */
+int store_default_dir_role(const char *option, enum store_role role, char **ret,
+			   struct herd_error *err);
 
 /* Open (and create) a store.  Free with store_close. */
 int store_open(const char *dir, struct store **ret, struct herd_error *err);
@@ -73,6 +86,10 @@ int store_list(struct store *s, struct store_entry_info **ret, size_t *ret_count
 /* One entry by name; -ENOENT. */
 int store_find(struct store *s, const char *name, struct store_entry_info *ret,
 	       struct herd_error *err);
+
+/* The newest entry made from `source` (a URL or absolute path); -ENOENT. */
+int store_find_source(struct store *s, const char *source, struct store_entry_info *ret,
+		      struct herd_error *err);
 
 int store_open_entry(struct store *s, const char *name, struct store_entry **ret,
 		     struct herd_error *err);
@@ -120,15 +137,50 @@ bool store_name_valid(const char *name);
  * compression suffix and ".img". */
 int store_name_from_source(const char *source, char **ret, struct herd_error *err);
 
+/* What an IMAGE argument names (store_classify_image). */
+enum store_image_kind {
+	STORE_IMAGE_RAW_FILE = 0, /* an existing file that is not compressed */
+	STORE_IMAGE_COMPRESSED,	  /* an existing .xz/.zst/.gz/.bz2/.zip (by magic) */
+	STORE_IMAGE_URL,	  /* scheme://... */
+	STORE_IMAGE_STORE_NAME,	  /* no such file, but an entry of the default store */
+	STORE_IMAGE_MISSING,	  /* none of these */
+};
+
 /*
- * For every command taking an IMAGE: an existing file or anything with a
- * '/' is a path; otherwise, when the default store (HERD_STORE, XDG) has an
- * entry of that name, its raw path, with the entry held open (shared lock)
- * in *ret_entry until the caller closes it; otherwise the argument itself,
- * so the caller's open reports the usual "no such file".
+ * Classify an IMAGE argument without changing anything: an existing file
+ * (raw or compressed, told apart by its first bytes), a URL, a name in
+ * the default store (HERD_STORE, XDG; only looked up when the argument is
+ * no file and a valid name), or missing.  Never fails on a missing
+ * argument; -errno only when a file exists but cannot be read.
  */
-int store_resolve_image(const char *name_or_path, char **ret_path, struct store_entry **ret_entry,
-			struct herd_error *err);
+int store_classify_image(const char *arg, enum store_image_kind *ret, struct herd_error *err);
+const char *store_image_kind_name(enum store_image_kind kind);
+
+struct store_resolve_options {
+	const char *store_dir;	    /* NULL: store_default_dir(NULL) */
+	store_progress_fn progress; /* for imports and downloads; may be NULL */
+	void *userdata;
+};
+
+/*
+ * One resolver for every command taking an IMAGE, so they all accept the
+ * same things.  `arg` is:
+ *   - a raw image file: returned as is (*ret_entry NULL);
+ *   - a store name (and no such file): the entry's raw path, the entry held
+ *     open (shared lock, so `image rm` refuses) in *ret_entry until the
+ *     caller closes it;
+ *   - a compressed file (.xz .zst .gz .bz2 .zip by magic): decompressed into
+ *     the store once, found again by its SHA-256 (or, unchanged since the
+ *     import, by path, size and time without reading it);
+ *   - a URL: fetched into the store once (like `herd image get URL`, with
+ *     the .sha256 sidecar when the server has one), found by URL later.
+ * Imports take the name derived from the source; when another source
+ * already holds that name, NAME-<8 hex of the source's sum or key>.
+ * A missing argument gives -ENOENT "no such file or store image".
+ * *ret_path is always an absolute or caller-relative readable path.
+ */
+int store_resolve_image(const char *arg, const struct store_resolve_options *opts, char **ret_path,
+			struct store_entry **ret_entry, struct herd_error *err);
 
 /* The cached OS list only, never the network; -ENOENT when none is cached. */
 int store_os_list_cached(struct store *s, struct store_os_list *ret, struct herd_error *err);

@@ -7,8 +7,6 @@
  * whatever input it did not need (a zip's central directory, padding) is
  * still read so the download checksum covers the whole file.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <lzma.h>
 #include <stdbool.h>
@@ -20,7 +18,9 @@
 #include <zstd.h>
 
 #include "base/macros.h"
+#include "store/archive_loader.h"
 #include "store/unpack.h"
+#include "store/unpack_xz.h"
 
 #define UNPACK_IN_CHUNK (1u << 20)
 
@@ -193,60 +193,57 @@ static int unpack_xz(struct unpack_input *in, struct store_sink *sink, unsigned 
 static int unpack_zstd(struct unpack_input *in, struct store_sink *sink, struct herd_error *err)
 {
 	ZSTD_DStream *ds = ZSTD_createDStream();
-	size_t outsize = STORE_SINK_CHUNK;
+	unsigned char *out = store_sink_buffer(sink);
+	ZSTD_outBuffer ob = {out, STORE_SINK_CHUNK, 0};
 	size_t last = 0;
 	int r = 0;
 
-	if (!ds) {
-		ZSTD_freeDStream(ds);
+	if (!ds)
 		return herd_error_set(err, ENOMEM, "zstd: out of memory");
-	}
 	ZSTD_initDStream(ds);
 	for (;;) {
 		ssize_t n = input_read(in, err);
 		if (n < 0) {
 			r = (int)n;
-			break;
+			goto out;
 		}
-		if (n == 0) {
-			if (last != 0)
-				r = herd_error_set(err, EBADMSG, "zstd: file is truncated");
+		if (n == 0)
 			break;
-		}
 		ZSTD_inBuffer ib = {in->buf, (size_t)n, 0};
-		while (ib.pos < ib.size) {
-			unsigned char *out = store_sink_buffer(sink);
-			ZSTD_outBuffer ob = {out, outsize, 0};
+		for (;;) {
 			last = ZSTD_decompressStream(ds, &ob, &ib);
 			if (ZSTD_isError(last)) {
 				r = herd_error_set(err, EBADMSG, "zstd: %s",
 						   ZSTD_getErrorName(last));
 				goto out;
 			}
-			r = store_sink_write(sink, out, ob.pos, err);
-			if (r < 0)
-				goto out;
-		}
-		/* Flush what the decoder still holds for this input. */
-		for (;;) {
-			unsigned char *out = store_sink_buffer(sink);
-			ZSTD_outBuffer ob = {out, outsize, 0};
-			ZSTD_inBuffer none = {NULL, 0, 0};
-			if (last == 0)
-				break;
-			last = ZSTD_decompressStream(ds, &ob, &none);
-			if (ZSTD_isError(last)) {
-				r = herd_error_set(err, EBADMSG, "zstd: %s",
-						   ZSTD_getErrorName(last));
-				goto out;
+			/* Hand over only full buffers: each hand-over is a
+			 * round trip with the hashing thread. */
+			if (ob.pos == ob.size) {
+				r = store_sink_write(sink, out, ob.pos, err);
+				if (r < 0)
+					goto out;
+				out = store_sink_buffer(sink);
+				ob = (ZSTD_outBuffer){out, STORE_SINK_CHUNK, 0};
+				/* 0: the frame is complete and flushed.  Calling
+				 * again without input would only ask for the next
+				 * frame's header. */
+				if (last == 0 && ib.pos == ib.size)
+					break;
+				continue; /* the decoder may hold more */
 			}
-			if (ob.pos == 0)
+			/* Output not full: the decoder flushed all it could
+			 * from this input (zstd.h, ZSTD_decompressStream). */
+			if (ib.pos == ib.size)
 				break;
-			r = store_sink_write(sink, out, ob.pos, err);
-			if (r < 0)
-				goto out;
 		}
 	}
+	if (last != 0) {
+		r = herd_error_set(err, EBADMSG, "zstd: file is truncated");
+		goto out;
+	}
+	if (ob.pos > 0)
+		r = store_sink_write(sink, out, ob.pos, err);
 out:
 	ZSTD_freeDStream(ds);
 	return r;
@@ -265,7 +262,7 @@ static la_ssize_t archive_read_cb(struct archive *a, void *userdata, const void 
 
 	if (n < 0) {
 		ctx->failed = (int)n;
-		archive_set_error(a, -(int)n, "read failed");
+		herd_archive()->set_error(a, -(int)n, "read failed");
 		return -1;
 	}
 	*buf = ctx->in->buf;
@@ -281,67 +278,82 @@ static bool name_is_image(const char *name)
 static int unpack_archive(struct unpack_input *in, struct store_sink *sink, enum store_format f,
 			  struct herd_error *err)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_ctx ctx = {.in = in, .err = err};
 	struct archive_entry *entry;
 	const char *fmt = store_format_name(f);
 	bool found = false;
-	int r = 0;
+	int r = herd_archive_load(err);
 
+	if (r < 0)
+		return herd_error_prefix(err, -r, "%s", fmt);
+	a = herd_archive()->read_new();
 	if (!a) {
-		archive_read_free(a);
+		herd_archive()->read_free(a);
 		return herd_error_set(err, ENOMEM, "%s: out of memory", fmt);
 	}
 	if (f == STORE_FORMAT_ZIP) {
-		archive_read_support_format_zip(a);
+		herd_archive()->read_support_format_zip(a);
 	} else {
-		archive_read_support_filter_gzip(a);
-		archive_read_support_filter_bzip2(a);
-		archive_read_support_format_raw(a);
+		herd_archive()->read_support_filter_gzip(a);
+		herd_archive()->read_support_filter_bzip2(a);
+		herd_archive()->read_support_format_raw(a);
 	}
-	if (archive_read_open(a, &ctx, NULL, archive_read_cb, NULL) != ARCHIVE_OK) {
-		r = ctx.failed
-			? ctx.failed
-			: herd_error_set(err, EBADMSG, "%s: %s", fmt, archive_error_string(a));
+	if (herd_archive()->read_open(a, &ctx, NULL, archive_read_cb, NULL) != ARCHIVE_OK) {
+		r = ctx.failed ? ctx.failed
+			       : herd_error_set(err, EBADMSG, "%s: %s", fmt,
+						herd_archive()->error_string(a));
 		goto out;
 	}
 	for (;;) {
-		int ar = archive_read_next_header(a, &entry);
+		int ar = herd_archive()->read_next_header(a, &entry);
 		if (ar == ARCHIVE_EOF)
 			break;
 		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
 			r = ctx.failed ? ctx.failed
 				       : herd_error_set(err, EBADMSG, "%s: %s", fmt,
-							archive_error_string(a));
+							herd_archive()->error_string(a));
 			goto out;
 		}
-		if (f == STORE_FORMAT_ZIP && (archive_entry_filetype(entry) != AE_IFREG ||
-					      !name_is_image(archive_entry_pathname(entry)))) {
-			archive_read_data_skip(a);
+		if (f == STORE_FORMAT_ZIP &&
+		    (herd_archive()->entry_filetype(entry) != AE_IFREG ||
+		     !name_is_image(herd_archive()->entry_pathname(entry)))) {
+			herd_archive()->read_data_skip(a);
 			continue;
 		}
 		found = true;
 		for (;;) {
+			/* Fill the buffer before handing it over (libarchive
+			 * returns a few dozen KiB per call). */
 			unsigned char *out = store_sink_buffer(sink);
-			la_ssize_t n = archive_read_data(a, out, STORE_SINK_CHUNK);
-			if (n == 0)
-				break;
+			size_t have = 0;
+			la_ssize_t n = 1;
+			while (have < STORE_SINK_CHUNK && n > 0) {
+				n = herd_archive()->read_data(a, out + have,
+							      STORE_SINK_CHUNK - have);
+				if (n > 0)
+					have += (size_t)n;
+			}
 			if (n < 0) {
 				r = ctx.failed ? ctx.failed
 					       : herd_error_set(err, EBADMSG, "%s: %s", fmt,
-								archive_error_string(a));
+								herd_archive()->error_string(a));
 				goto out;
 			}
-			r = store_sink_write(sink, out, (size_t)n, err);
-			if (r < 0)
-				goto out;
+			if (have > 0) {
+				r = store_sink_write(sink, out, have, err);
+				if (r < 0)
+					goto out;
+			}
+			if (n == 0)
+				break;
 		}
 		break;
 	}
 	if (!found)
 		r = herd_error_set(err, ENOENT, "zip: no .img file inside");
 out:
-	archive_read_free(a);
+	herd_archive()->read_free(a);
 	return r;
 }
 
@@ -369,6 +381,12 @@ int store_unpack_fd(int in_fd, int out_fd, unsigned threads, store_progress_fn p
 	if (threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n > 0 ? (unsigned)n : 1;
+	}
+	if (res.format == STORE_FORMAT_XZ) {
+		r = store_unpack_xz_blocks(in_fd, out_fd, threads, progress, userdata, ret, err);
+		if (r != -ENOTSUP)
+			return r < 0 ? r : 0;
+		herd_error_clear(err);
 	}
 	in.buf = malloc(UNPACK_IN_CHUNK);
 	in.md = res.format == STORE_FORMAT_RAW ? NULL : EVP_MD_CTX_new();
