@@ -10,8 +10,8 @@
 #include "herd-config.h"
 
 static const struct cli_command *const commands[] = {
-    &cmd_expand,    &cmd_config,  &cmd_image, &cmd_fs,
-    &cmd_customize, &cmd_devices, &cmd_burn,  &cmd_build, &cmd_serve,
+    &cmd_expand,  &cmd_config, &cmd_image, &cmd_fs,    &cmd_customize,
+    &cmd_devices, &cmd_burn,   &cmd_build, &cmd_serve,
 
 };
 
