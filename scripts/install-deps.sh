@@ -7,7 +7,8 @@
 # Groups (keep in step with meson.build and the tests):
 #   build    compilers, meson, the libraries libherd links
 #   test     cmocka, clang's libFuzzer runtime, and the independent tools
-#            the integration tests use as witnesses
+#            the integration tests use as witnesses (debootstrap and
+#            qemu-system-x86 for the boot test, tests/integration/boot.sh)
 set -euo pipefail
 
 build=(
@@ -22,6 +23,7 @@ test=(
 	libcmocka-dev dosfstools mtools e2fsprogs fdisk gdisk util-linux
 	xz-utils zstd gzip bzip2 zip coreutils procps mount python3
 	openssh-client bmap-tools
+	debootstrap qemu-system-x86
 )
 
 if [ "$(id -u)" -ne 0 ]; then
