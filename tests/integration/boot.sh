@@ -179,6 +179,8 @@ want() {
 check_vm() {
 	local label=$1 groups report
 	report=$(vm_ssh 'set +e
+		# cloud-init may still be in its final stage when sshd answers.
+		command -v cloud-init >/dev/null && echo "cloud_init=$(timeout 300 cloud-init status --wait | sed -n "s/^status: //p")"
 		echo "hostname=$(hostname)"
 		echo "hosts=$(getent hosts red07 | cut -d" " -f1)"
 		echo "uid=$(id -u pi) gid=$(id -g pi) group=$(id -gn pi)"
@@ -193,8 +195,7 @@ check_vm() {
 		echo "sudoers_text=$(sudo -n base64 -w0 /etc/sudoers.d/010_pi-nopasswd)"
 		echo "data=$(stat -c "%a %U:%G" /opt/herd/boot-test.txt)"
 		echo "data_text=$(base64 -w0 /opt/herd/boot-test.txt)"
-		echo "failed_units=$(systemctl --failed --no-legend --plain | cut -d" " -f1 | tr "\n" " ")"
-		command -v cloud-init >/dev/null && echo "cloud_init=$(cloud-init status | sed -n "s/^status: //p")"
+		echo "failed_units=$(sudo -n systemctl --failed --no-legend --plain | cut -d" " -f1 | tr "\n" " ")"
 		true' 2>&1)
 	echo "boot: $label: report from the VM:"
 	sed 's/^/    /' <<<"$report"
@@ -221,6 +222,9 @@ check_vm() {
 	want "sudoers text (base64)" "$(get sudoers_text)" "$(printf 'pi ALL=(ALL) NOPASSWD: ALL\n' | base64 -w0)"
 	want "data file" "$(get data)" "640 pi:pi"
 	want "data text (base64)" "$(get data_text)" "$(printf '%s\n' "$data_text" | base64 -w0)"
+	if [ "$2" = subset ]; then
+		want "cloud-init status" "$(get cloud_init)" "done"
+	fi
 	if [ -n "$(get failed_units)" ]; then
 		echo "boot: $label: note: failed units: $(get failed_units)"
 	fi
@@ -235,7 +239,7 @@ check_vm() {
 	fi
 }
 
-# customize_and_boot NAME VARIANT GROUPS-CHECK [HERD ARGS...]
+# customize_and_boot NAME VARIANT exact|subset [HERD ARGS...|reference]
 customize_and_boot() {
 	local name=$1 variant=$2 how=$3 img=$WORK/$1.img start
 	shift 3
@@ -255,9 +259,13 @@ customize_and_boot() {
 	echo "boot: $name: image ready in $((SECONDS - start)) s"
 	chmod a+rw "$img"
 	label=$name
-	expect_status 0 herd_user customize "$img" --config "$WORK/fleet.yaml" --host red07 \
-		--hostname red07 "$@" || return 1
-	echo "boot: $name: herd customize: $(tail -1 <<<"$ERR")"
+	if [ "${1:-}" = reference ]; then
+		reference_seed "$img"
+	else
+		expect_status 0 herd_user customize "$img" --config "$WORK/fleet.yaml" --host red07 \
+			--hostname red07 "$@" || return 1
+		echo "boot: $name: herd customize: $(tail -1 <<<"$ERR")"
+	fi
 	ext_clean "$img?offset=$(part_offset "$img" 2)"
 	extract_part "$img" 1 "$WORK/boot.fat" && fat_clean "$WORK/boot.fat"
 	rm -f "$WORK/boot.fat"
@@ -275,7 +283,45 @@ customize_and_boot() {
 
 customize_and_boot offline plain exact
 
-if "$HERD" customize --help 2>&1 | grep -q -- '--firstboot'; then
+# reference_seed IMG — the seed a correct cloud-init backend would write
+# (as Raspberry Pi Imager does: user-data + meta-data in the boot
+# partition's root), put there with mtools.  Only with
+# HERD_BOOT_REFERENCE_SEED=1: it checks the image and the assertions
+# themselves, so a failure of the herd half is herd's.
+reference_seed() {
+	local img=$1 boot_off
+	boot_off=$(part_offset "$img" 1)
+	cat >"$WORK/user-data" <<EOT
+#cloud-config
+hostname: red07
+manage_etc_hosts: true
+users:
+  - name: pi
+    groups: [adm, dialout, cdrom, sudo, audio, video, plugdev, games, users, input, render, netdev, gpio, i2c, spi]
+    shell: /bin/bash
+    lock_passwd: true
+    ssh_authorized_keys: [ "$(cat "$WORK/key.pub")" ]
+ssh_pwauth: false
+timezone: Europe/Berlin
+write_files:
+  - path: /etc/sudoers.d/010_pi-nopasswd
+    content: "pi ALL=(ALL) NOPASSWD: ALL\\n"
+    permissions: "0440"
+    owner: "root:root"
+  - path: /opt/herd/boot-test.txt
+    content: "$data_text\\n"
+    permissions: "0640"
+    owner: "pi:pi"
+    defer: true
+EOT
+	printf 'instance-id: red07-reference\nlocal-hostname: red07\n' >"$WORK/meta-data"
+	mcopy -o -i "$img@@$boot_off" "$WORK/user-data" "$WORK/meta-data" ::/
+}
+
+if [ "${HERD_BOOT_REFERENCE_SEED:-0}" = 1 ]; then
+	echo "boot: cloud-init: the test's own reference seed (HERD_BOOT_REFERENCE_SEED=1), not herd's"
+	customize_and_boot cloud-init cloud-init subset reference
+elif "$HERD" customize --help 2>&1 | grep -q -- '--firstboot'; then
 	customize_and_boot cloud-init cloud-init subset --firstboot cloud-init
 else
 	echo "boot: cloud-init: skipped: needs --firstboot cloud-init (not in this herd yet)"
