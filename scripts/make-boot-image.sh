@@ -47,7 +47,11 @@ disk_id=6b0a7d01
 packages=(systemd-sysv udev openssh-server linux-image-amd64 iproute2 sudo tzdata)
 case $variant in
 plain) ;;
-cloud-init) packages+=(cloud-init) ;;
+cloud-init)
+	# debootstrap does not resolve virtual packages: python3-cryptography
+	# needs python3-cffi-backend-api-*, which python3-cffi-backend provides.
+	packages+=(cloud-init python3-cffi-backend)
+	;;
 *)
 	echo "make-boot-image: unknown variant '$variant' (plain or cloud-init)" >&2
 	exit 2
