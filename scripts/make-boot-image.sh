@@ -7,7 +7,7 @@
 #
 # The root filesystem is a debootstrapped bookworm/amd64 (minbase plus
 # systemd-sysv, udev, openssh-server, linux-image-amd64, iproute2, sudo,
-# tzdata; the cloud-init variant adds cloud-init).  There is no first user:
+# tzdata; the cloud-init variant adds cloud-init and locales).  There is no first user:
 # the test has herd create `pi`.  Like Raspberry Pi OS, the boot partition
 # holds the kernel (vmlinuz), the initramfs (initrd.img), config.txt and
 # cmdline.txt (root=PARTUUID=6b0a7d01-02), and /etc/fstab mounts it on
@@ -50,7 +50,9 @@ plain) ;;
 cloud-init)
 	# debootstrap does not resolve virtual packages: python3-cryptography
 	# needs python3-cffi-backend-api-*, which python3-cffi-backend provides.
-	packages+=(cloud-init python3-cffi-backend)
+	# cloud-init's locale module fails without locale-gen (locales), as
+	# on no real Raspberry Pi OS image.
+	packages+=(cloud-init python3-cffi-backend locales)
 	;;
 *)
 	echo "make-boot-image: unknown variant '$variant' (plain or cloud-init)" >&2

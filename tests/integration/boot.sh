@@ -187,8 +187,13 @@ want() {
 check_vm() {
 	local label=$1 groups report
 	report=$(vm_ssh 'set +e
-		# cloud-init may still be in its final stage when sshd answers.
-		command -v cloud-init >/dev/null && echo "cloud_init=$(timeout 300 cloud-init status --wait | sed -n "s/^status: //p")"
+		# cloud-init may still be in its final stage when sshd answers (and
+		# `status --wait` returns at the first error): wait for the final
+		# stage to finish (boot-finished), then ask.
+		if command -v cloud-init >/dev/null; then
+			timeout 300 sh -c "until [ -e /var/lib/cloud/instance/boot-finished ]; do sleep 2; done"
+			echo "cloud_init=$(cloud-init status | sed -n "s/^status: //p")"
+		fi
 		echo "hostname=$(hostname)"
 		echo "hosts=$(getent hosts red07 | cut -d" " -f1)"
 		echo "uid=$(id -u pi) gid=$(id -g pi) group=$(id -gn pi)"
@@ -204,6 +209,11 @@ check_vm() {
 		echo "data=$(stat -c "%a %U:%G" /opt/herd/boot-test.txt)"
 		echo "data_text=$(base64 -w0 /opt/herd/boot-test.txt)"
 		echo "failed_units=$(sudo -n systemctl --failed --no-legend --plain | cut -d" " -f1 | tr "\n" " ")"
+		# What went wrong, when something did (shown, not asserted).
+		if command -v cloud-init >/dev/null; then
+			sudo -n grep -hE "WARNING|ERROR|Traceback|Error:" /var/log/cloud-init.log |
+				tail -25 | sed "s/^/cloud_init_log: /"
+		fi
 		true' 2>&1)
 	echo "boot: $label: report from the VM:"
 	sed 's/^/    /' <<<"$report"
