@@ -55,6 +55,7 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT # meson's timeout: still stop qemu (the EXIT trap)
 
 boot_vms=1
 if [ "${HERD_SANITIZE:-none}" != none ] && [ "${HERD_BOOT_ALWAYS:-0}" != 1 ]; then
