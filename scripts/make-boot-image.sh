@@ -7,8 +7,8 @@
 #
 # The root filesystem is a debootstrapped bookworm/amd64 (minbase plus
 # systemd-sysv, udev, openssh-server, linux-image-amd64, iproute2, sudo,
-# tzdata; the cloud-init variant adds cloud-init and locales).  There is no first user:
-# the test has herd create `pi`.  Like Raspberry Pi OS, the boot partition
+# tzdata; the cloud-init variant adds cloud-init and locales).  There is
+# no first user: the test has herd create `pi`.  Like Raspberry Pi OS, the boot partition
 # holds the kernel (vmlinuz), the initramfs (initrd.img), config.txt and
 # cmdline.txt (root=PARTUUID=6b0a7d01-02), and /etc/fstab mounts it on
 # /boot/firmware; a qemu -kernel/-initrd/-append boot plays the firmware's
@@ -20,7 +20,8 @@
 # (user-data, meta-data, network-config) on the filesystem labelled
 # `bootfs` — the boot partition — which is where Raspberry Pi Imager puts
 # it and what Raspberry Pi OS's cloud-init configuration does, instead of
-# the default CIDATA label (/etc/cloud/cloud.cfg.d/99_herd_bootfs.cfg).
+# the default CIDATA label (/etc/cloud/cloud.cfg.d/99_herd_bootfs.cfg,
+# which also sets the default locale to C.UTF-8, see there).
 #
 # Caching (under $HERD_CACHE, default /var/cache/herd-test):
 #   rootfs-VARIANT-KEY.tar.zst   the debootstrap result; KEY hashes the
@@ -123,6 +124,10 @@ datasource_list: [ NoCloud, None ]
 datasource:
   NoCloud:
     fs_label: bootfs
+# Debian's default (en_US.UTF-8) is not generated in a minimal tree, and
+# cc_locale's update-locale then fails the whole config stage; a seed's
+# own locale: still wins.
+locale: C.UTF-8
 EOT
 	fi
 }

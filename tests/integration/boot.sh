@@ -205,14 +205,14 @@ check_vm() {
 		echo "localtime=$(readlink /etc/localtime)"
 		echo "timezone=$(cat /etc/timezone)"
 		echo "zone=$(date +%Z)"
-		echo "sudoers=$(stat -c "%a %U:%G" /etc/sudoers.d/010_pi-nopasswd)"
+		echo "sudoers=$(sudo -n stat -c "%a %U:%G" /etc/sudoers.d/010_pi-nopasswd)"
 		echo "sudoers_text=$(sudo -n base64 -w0 /etc/sudoers.d/010_pi-nopasswd)"
 		echo "data=$(stat -c "%a %U:%G" /opt/herd/boot-test.txt)"
 		echo "data_text=$(base64 -w0 /opt/herd/boot-test.txt)"
 		echo "failed_units=$(sudo -n systemctl --failed --no-legend --plain | cut -d" " -f1 | tr "\n" " ")"
 		# What went wrong, when something did (shown, not asserted).
 		if command -v cloud-init >/dev/null; then
-			sudo -n grep -hE "WARNING|ERROR|Traceback|Error:" /var/log/cloud-init.log |
+			sudo -n grep -hE "WARNING|ERROR|Traceback|Error|Command:|Exit code:|Stderr:" /var/log/cloud-init.log |
 				tail -25 | sed "s/^/cloud_init_log: /"
 		fi
 		true' 2>&1)
