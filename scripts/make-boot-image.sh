@@ -8,11 +8,12 @@
 # The root filesystem is a debootstrapped bookworm/amd64 (minbase plus
 # systemd-sysv, udev, openssh-server, linux-image-amd64, iproute2, sudo,
 # tzdata; the cloud-init variant adds cloud-init and locales).  There is
-# no first user: the test has herd create `pi`.  Like Raspberry Pi OS, the boot partition
-# holds the kernel (vmlinuz), the initramfs (initrd.img), config.txt and
-# cmdline.txt (root=PARTUUID=6b0a7d01-02), and /etc/fstab mounts it on
-# /boot/firmware; a qemu -kernel/-initrd/-append boot plays the firmware's
-# part by reading those three files back out of the image.
+# no first user: the test has herd create `pi`.  Like Raspberry Pi OS,
+# the boot partition holds the kernel (vmlinuz), the initramfs
+# (initrd.img), config.txt and cmdline.txt (root=PARTUUID=6b0a7d01-02),
+# and /etc/fstab mounts it on /boot/firmware; a qemu -kernel/-initrd/-append
+# boot plays the firmware's part by reading those three files back out of
+# the image.
 #
 # Network: systemd-networkd, DHCP on every wired NIC (en*, eth*).
 #
