@@ -7,7 +7,8 @@
 # Groups (keep in step with meson.build and the tests):
 #   build    compilers, meson, the libraries libherd links
 #   test     cmocka, clang's libFuzzer runtime, and the independent tools
-#            the integration tests use as witnesses
+#            the integration tests use as witnesses (debootstrap and
+#            qemu-system-x86 for the boot test, tests/integration/boot.sh)
 #   bench    the anchors bench/ compares against that the tests do not
 #            need (only with --bench: they are large)
 set -euo pipefail
@@ -27,6 +28,7 @@ test=(
 	busybox isc-dhcp-client kea-admin dnsmasq-base iproute2
 	tftp-hpa atftp curl nftables
 	python3-yaml
+	debootstrap qemu-system-x86
 )
 bench=(
 	libguestfs-tools linux-image-amd64
