@@ -138,20 +138,38 @@ static int emit_user(struct recipe_text *t, const struct recipe_target *tg,
 		return 0;
 	/* Without `user`, the image's first user (uid 1000), as Imager
 	 * falls back to the current one; "pi" when the image has none. */
-	if (!name && userdb_load(tg->root, &db, NULL) == 0) {
-		for (size_t i = 0; i < db.passwd.count && !first; i++) {
-			const char *line = db.passwd.items[i];
-			const char *c1 = strchr(line, ':');
-			const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-			if (c2 && strncmp(c2 + 1, "1000:", 5) == 0)
-				first = strndup(line, (size_t)(c1 - line));
-		}
-		userdb_free(&db);
+	bool have_db = userdb_load(tg->root, &db, NULL) == 0;
+	for (size_t i = 0; have_db && !name && i < db.passwd.count && !first; i++) {
+		const char *line = db.passwd.items[i];
+		const char *c1 = strchr(line, ':');
+		const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (c2 && strncmp(c2 + 1, "1000:", 5) == 0)
+			first = strndup(line, (size_t)(c1 - line));
 	}
 	if (!name)
 		name = first ? first : "pi";
 	recipe_textf(t, "users:\n- name: %s\n", name);
-	recipe_textf(t, "  groups: %s\n", IMAGER_GROUPS);
+	/* Imager's groups, but only those the image has: cloud-init creates
+	 * a missing group before the user's own, which would then not get
+	 * gid 1000 (seen on plain Debian: gpio, i2c, spi, netdev). */
+	recipe_textf(t, "  groups: ");
+	const char *g = IMAGER_GROUPS;
+	bool any = false;
+	while (*g) {
+		size_t n = strcspn(g, ",");
+		bool exists = !have_db;
+		for (size_t i = 0; have_db && i < db.group.count && !exists; i++)
+			exists =
+			    strncmp(db.group.items[i], g, n) == 0 && db.group.items[i][n] == ':';
+		if (exists) {
+			recipe_textf(t, "%s%.*s", any ? "," : "", (int)n, g);
+			any = true;
+		}
+		g += n + (g[n] == ',');
+	}
+	recipe_text_put(t, "\n", 1);
+	if (have_db)
+		userdb_free(&db);
 	recipe_textf(t, "  shell: /bin/bash\n");
 	if (s->password_hash) {
 		recipe_textf(t, "  lock_passwd: false\n  passwd: ");
