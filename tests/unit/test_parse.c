@@ -70,13 +70,25 @@ static void test_mode(void **state)
 	assert_int_equal(parse_mode("rw", &m), -EINVAL);
 }
 
+static void test_base64_char(void **state)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(parse_base64_char(alphabet[i]), i);
+	assert_int_equal(parse_base64_char('='), -1);
+	assert_int_equal(parse_base64_char('-'), -1);
+	assert_int_equal(parse_base64_char('\0'), -1);
+	assert_int_equal(parse_base64_char((char)0xc3), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_u64),
-	    cmocka_unit_test(test_u32),
-	    cmocka_unit_test(test_size),
-	    cmocka_unit_test(test_mode),
+	    cmocka_unit_test(test_u64),		cmocka_unit_test(test_u32),
+	    cmocka_unit_test(test_size),	cmocka_unit_test(test_mode),
+	    cmocka_unit_test(test_base64_char),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

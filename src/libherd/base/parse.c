@@ -110,3 +110,18 @@ int parse_mode(const char *s, uint32_t *ret)
 	*ret = (uint32_t)v;
 	return 0;
 }
+
+int parse_base64_char(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}

@@ -20,3 +20,7 @@ int parse_size(const char *s, uint64_t *ret);
 
 /* Octal file mode "0644" / "644" / "4755", at most 07777. */
 int parse_mode(const char *s, uint32_t *ret);
+
+/* The value (0-63) of one character of the standard base64 alphabet
+ * (RFC 4648 §4), or -1 for any other character, '=' included. */
+int parse_base64_char(char c);

@@ -328,21 +328,6 @@ int validate_port_number_value(const char *value, const struct settings_context 
 
 /* ---- WireGuard ---------------------------------------------------------------- */
 
-static int b64_index(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 bool validate_wg_key(const char *s)
 {
 	/* 32 bytes = 256 bits = 42 full sextets + 4 bits: 43 characters, the
@@ -350,9 +335,9 @@ bool validate_wg_key(const char *s)
 	if (strlen(s) != 44 || s[43] != '=')
 		return false;
 	for (size_t i = 0; i < 43; i++)
-		if (b64_index(s[i]) < 0)
+		if (parse_base64_char(s[i]) < 0)
 			return false;
-	return (b64_index(s[42]) & 3) == 0;
+	return (parse_base64_char(s[42]) & 3) == 0;
 }
 
 int validate_cidr(const char *s, bool *ret_ipv6)

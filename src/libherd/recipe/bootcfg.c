@@ -37,44 +37,6 @@
 #define CONFIG_TXT  "/config.txt"
 #define CMDLINE_TXT "/cmdline.txt"
 
-struct outbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void put(struct outbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *q = realloc(b->p, cap);
-		if (!q) {
-			b->oom = true;
-			return;
-		}
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static int finish(struct outbuf *b, char **ret)
-{
-	put(b, "", 0);
-	if (b->oom) {
-		free(b->p);
-		return -ENOMEM;
-	}
-	*ret = b->p;
-	return 0;
-}
-
 /* ---- config.txt ----------------------------------------------------------- */
 
 /* Does the line (without its newline) set `key`? */
@@ -99,7 +61,7 @@ static bool config_line_has_key(const char *s, size_t n, const char *key)
 
 int recipe_config_txt_edit(const char *text, const char *key, const char *line, char **ret)
 {
-	struct outbuf b = {0};
+	struct recipe_text b = {0};
 	const char *p = text ? text : "";
 	bool all = true, done = false, final_nl = true;
 
@@ -119,26 +81,26 @@ int recipe_config_txt_edit(const char *text, const char *key, const char *line, 
 			all = m >= 5 && memcmp(s, "[all]", 5) == 0;
 		} else if (all && config_line_has_key(p, n, key)) {
 			if (!done && line) {
-				put(&b, line, strlen(line));
+				recipe_text_put(&b, line, strlen(line));
 				if (nl)
-					put(&b, "\n", 1);
+					recipe_text_put(&b, "\n", 1);
 			}
 			done = true;
 			p += n + (nl ? 1 : 0);
 			continue;
 		}
-		put(&b, p, n + (nl ? 1 : 0));
+		recipe_text_put(&b, p, n + (nl ? 1 : 0));
 		p += n + (nl ? 1 : 0);
 	}
 	if (!done && line) {
 		if (!final_nl && b.len)
-			put(&b, "\n", 1);
+			recipe_text_put(&b, "\n", 1);
 		if (!all)
-			put(&b, "[all]\n", 6);
-		put(&b, line, strlen(line));
-		put(&b, "\n", 1);
+			recipe_text_put(&b, "[all]\n", 6);
+		recipe_text_put(&b, line, strlen(line));
+		recipe_text_put(&b, "\n", 1);
 	}
-	return finish(&b, ret);
+	return recipe_text_take(&b, ret);
 }
 
 /* ---- cmdline.txt ---------------------------------------------------------- */
@@ -152,7 +114,7 @@ static bool word_has_key(const char *w, size_t n, const char *key)
 
 int recipe_cmdline_edit(const char *text, const char *key, const char *word, char **ret)
 {
-	struct outbuf b = {0};
+	struct recipe_text b = {0};
 	const char *p = text ? text : "";
 	const char *eol = p + strcspn(p, "\n");
 	const char *q = p, *last_end;
@@ -161,7 +123,7 @@ int recipe_cmdline_edit(const char *text, const char *key, const char *word, cha
 	/* Leading blanks stay. */
 	while (q < eol && (*q == ' ' || *q == '\t'))
 		q++;
-	put(&b, p, (size_t)(q - p));
+	recipe_text_put(&b, p, (size_t)(q - p));
 	last_end = q;
 	while (q < eol) {
 		const char *sep = last_end;
@@ -188,19 +150,19 @@ int recipe_cmdline_edit(const char *text, const char *key, const char *word, cha
 		/* Keep the blanks that stood before this word, unless it is now
 		 * the first word (its predecessor was dropped). */
 		if (emitted)
-			put(&b, sep == w ? " " : sep, sep == w ? 1 : (size_t)(w - sep));
-		put(&b, emit, emit_len);
+			recipe_text_put(&b, sep == w ? " " : sep, sep == w ? 1 : (size_t)(w - sep));
+		recipe_text_put(&b, emit, emit_len);
 		emitted = true;
 		last_end = q;
 	}
 	if (!done && word) {
 		if (emitted)
-			put(&b, " ", 1);
-		put(&b, word, strlen(word));
+			recipe_text_put(&b, " ", 1);
+		recipe_text_put(&b, word, strlen(word));
 	}
 	/* Trailing blanks, the newline (or its absence) and any later lines. */
-	put(&b, last_end, strlen(last_end));
-	return finish(&b, ret);
+	recipe_text_put(&b, last_end, strlen(last_end));
+	return recipe_text_take(&b, ret);
 }
 
 /* ---- the plan --------------------------------------------------------------- */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "base/macros.h"
+#include "base/parse.h"
 #include "config/validate.h"
 #include "recipe/recipe_internal.h"
 
@@ -63,21 +64,6 @@ static const char *const key_types[] = {
     "sk-ecdsa-sha2-nistp256@openssh.com",
 };
 
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Decode the first `want` bytes of RFC 4648 base64 text of length n;
  * false when the text is not base64 at all. */
 static bool b64_prefix(const char *s, size_t n, unsigned char *out, size_t want, size_t *ret_got)
@@ -95,7 +81,7 @@ static bool b64_prefix(const char *s, size_t n, unsigned char *out, size_t want,
 			pad++;
 			continue;
 		}
-		int v = b64_value(s[i]);
+		int v = parse_base64_char(s[i]);
 		if (v < 0 || pad)
 			return false;
 		acc = (acc << 6) | (uint32_t)v;

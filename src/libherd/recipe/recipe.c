@@ -201,48 +201,10 @@ void recipe_op_describe(const struct recipe_op *op, char *buf, size_t len)
 
 /* ---- text edits ------------------------------------------------------- */
 
-struct textbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void tb_put(struct textbuf *b, const char *s, size_t n)
+static void tb_line(struct recipe_text *b, const char *s, size_t n)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *q = realloc(b->p, cap);
-		if (!q) {
-			b->oom = true;
-			return;
-		}
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void tb_line(struct textbuf *b, const char *s, size_t n)
-{
-	tb_put(b, s, n);
-	tb_put(b, "\n", 1);
-}
-
-static int tb_finish(struct textbuf *b, char **ret)
-{
-	tb_put(b, "", 0);
-	if (b->oom || !b->p) {
-		free(b->p);
-		return -ENOMEM;
-	}
-	*ret = b->p;
-	return 0;
+	recipe_text_put(b, s, n);
+	recipe_text_put(b, "\n", 1);
 }
 
 static bool line_matches(const char *s, size_t n, const char *key, bool commented)
@@ -275,7 +237,7 @@ static bool is_marker(const char *s, size_t n, const char *key, const char *what
 int recipe_edit_lines(const char *text, const char *key, const char *line, unsigned flags,
 		      char **ret)
 {
-	struct textbuf b = {0};
+	struct recipe_text b = {0};
 	bool done = false, in_block = false;
 	const char *p = text ? text : "";
 	char marker[256];
@@ -292,7 +254,7 @@ int recipe_edit_lines(const char *text, const char *key, const char *line, unsig
 				if (!done && line) {
 					snprintf(marker, sizeof(marker), "# %s begin", key);
 					tb_line(&b, marker, strlen(marker));
-					tb_put(&b, line, strlen(line));
+					recipe_text_put(&b, line, strlen(line));
 					snprintf(marker, sizeof(marker), "# %s end", key);
 					tb_line(&b, marker, strlen(marker));
 				}
@@ -315,19 +277,19 @@ int recipe_edit_lines(const char *text, const char *key, const char *line, unsig
 		if (flags & RECIPE_LINE_BLOCK) {
 			snprintf(marker, sizeof(marker), "# %s begin", key);
 			tb_line(&b, marker, strlen(marker));
-			tb_put(&b, line, strlen(line));
+			recipe_text_put(&b, line, strlen(line));
 			snprintf(marker, sizeof(marker), "# %s end", key);
 			tb_line(&b, marker, strlen(marker));
 		} else {
 			tb_line(&b, line, strlen(line));
 		}
 	}
-	return tb_finish(&b, ret);
+	return recipe_text_take(&b, ret);
 }
 
 int recipe_edit_word(const char *text, const char *key, const char *word, char **ret)
 {
-	struct textbuf b = {0};
+	struct recipe_text b = {0};
 	const char *p = text ? text : "";
 	size_t k = strlen(key);
 	bool done = false;
@@ -343,11 +305,11 @@ int recipe_edit_word(const char *text, const char *key, const char *word, char *
 		bool match = n >= k && memcmp(p, key, k) == 0;
 		if (!match || (!done && word)) {
 			if (b.len)
-				tb_put(&b, " ", 1);
+				recipe_text_put(&b, " ", 1);
 			if (match)
-				tb_put(&b, word, strlen(word));
+				recipe_text_put(&b, word, strlen(word));
 			else
-				tb_put(&b, p, n);
+				recipe_text_put(&b, p, n);
 		}
 		if (match)
 			done = true;
@@ -355,11 +317,11 @@ int recipe_edit_word(const char *text, const char *key, const char *word, char *
 	}
 	if (!done && word) {
 		if (b.len)
-			tb_put(&b, " ", 1);
-		tb_put(&b, word, strlen(word));
+			recipe_text_put(&b, " ", 1);
+		recipe_text_put(&b, word, strlen(word));
 	}
-	tb_put(&b, "\n", 1);
-	return tb_finish(&b, ret);
+	recipe_text_put(&b, "\n", 1);
+	return recipe_text_take(&b, ret);
 }
 
 /* ---- generated text ----------------------------------------------------- */
