@@ -9,6 +9,12 @@
 #   asan    gcc, ASan + UBSan, -Werror: the same suites again
 #   fuzz    clang, libFuzzer + ASan + UBSan: each harness for
 #           FUZZ_SMOKE_SECONDS (default 20) on top of its seed corpus
+# Then, last and on its own, the slow end-to-end target: suite "boot" of
+# the debug build (tests/integration/boot.sh: debootstrap two images —
+# cached in /var/cache/herd-test after the first run, about 10-25 minutes
+# cold — customize them with herd, boot them in qemu TCG, check over ssh).
+# The ASan build runs the boot suite's customize and fsck checks without
+# booting.  HERD_SKIP_BOOT=1 leaves the boot target out.
 # Environment: HERD_SKIP_DEPS=1 skips the apt step (for offline re-runs);
 # HERD_TEST_SUITES limits the debug/asan runs (e.g. "unit").
 #
@@ -67,7 +73,7 @@ setup() {
 run() {
 	local name=$1
 	shift
-	local log=build/$name-test.log
+	local log=build/${RUN_LOG:-$name}-test.log
 	echo "== $name: meson test $*"
 	meson test -C "build/$name" --print-errorlogs "$@" 2>&1 | tee "$log" |
 		grep -Ev '^(Expected Fail|Unexpected Pass|Timeout):' || true
@@ -78,8 +84,14 @@ mkdir -p build
 suites=()
 for s in ${HERD_TEST_SUITES:-}; do suites+=(--suite "$s"); done
 
+debug_ok=0
 if setup debug -Dbuildtype=debug -Dwerror=true; then
-	run debug "${suites[@]}"
+	debug_ok=1
+	if [ ${#suites[@]} -eq 0 ]; then
+		run debug --no-suite boot
+	else
+		run debug "${suites[@]}"
+	fi
 else
 	failed=$((failed + 1))
 fi
@@ -96,6 +108,10 @@ if CC=clang setup fuzz -Dbuildtype=debugoptimized -Dfuzz=true -Dintegration=fals
 	run fuzz --suite fuzz --num-processes 2
 else
 	failed=$((failed + 1))
+fi
+
+if [ $debug_ok = 1 ] && [ ${#suites[@]} -eq 0 ] && [ "${HERD_SKIP_BOOT:-0}" != 1 ]; then
+	RUN_LOG=boot run debug --suite boot
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
