@@ -326,47 +326,39 @@ static int run_get(struct cli *cli, struct store *s, const struct store_args *a,
 	return r;
 }
 
-static int image_get_run(struct cli *cli, int argc, char **argv)
+/* get and import: the same steps, one source argument, differing only in
+ * whether a local file is imported. */
+static int get_or_import(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
+			 const char *missing, bool import)
 {
 	struct store_args a = {0};
 	struct store *s = NULL;
-	int r = cli_parse(cli, &cmd_image_get, argc, argv, "", store_options, store_option, &a);
+	int r = cli_parse(cli, cmd, argc, argv, "", store_options, store_option, &a);
 
 	if (r >= 0)
 		return r;
 	if (optind + 1 != argc)
-		return cli_usage_error(cli, optind >= argc ? "missing URL, 'latest' or NAME"
-							   : "too many arguments");
+		return cli_usage_error(cli, "%s", optind >= argc ? missing : "too many arguments");
 	r = check_args(cli, &a);
 	if (r >= 0)
 		return r;
 	r = open_store(&a, &s);
 	if (r >= 0)
 		return r;
-	r = run_get(cli, s, &a, argv[optind], false);
+	r = run_get(cli, s, &a, argv[optind], import);
 	store_close(s);
 	return r;
 }
 
+static int image_get_run(struct cli *cli, int argc, char **argv)
+{
+	return get_or_import(cli, &cmd_image_get, argc, argv, "missing URL, 'latest' or NAME",
+			     false);
+}
+
 static int image_import_run(struct cli *cli, int argc, char **argv)
 {
-	struct store_args a = {0};
-	struct store *s = NULL;
-	int r = cli_parse(cli, &cmd_image_import, argc, argv, "", store_options, store_option, &a);
-
-	if (r >= 0)
-		return r;
-	if (optind + 1 != argc)
-		return cli_usage_error(cli, optind >= argc ? "missing FILE" : "too many arguments");
-	r = check_args(cli, &a);
-	if (r >= 0)
-		return r;
-	r = open_store(&a, &s);
-	if (r >= 0)
-		return r;
-	r = run_get(cli, s, &a, argv[optind], true);
-	store_close(s);
-	return r;
+	return get_or_import(cli, &cmd_image_import, argc, argv, "missing FILE", true);
 }
 
 static int image_ls_run(struct cli *cli, int argc, char **argv)
