@@ -183,6 +183,26 @@ static void on_progress(void *userdata, const char *phase, uint64_t done, uint64
 	progress_update(g->p, g->bar, done);
 }
 
+/* One bar labelled `label`, or none with --quiet or no terminal. */
+static void progress_begin(struct cli *cli, struct get_progress *g, const char *label)
+{
+	g->p = progress_new(stderr, cli->quiet ? PROGRESS_NONE : PROGRESS_AUTO);
+	if (g->p)
+		g->bar = progress_add(g->p, label, 0);
+}
+
+/* A failure is reported once, as the error line; the bar just goes. */
+static void progress_end(struct get_progress *g, bool ok)
+{
+	if (!g->p)
+		return;
+	if (ok)
+		progress_finish(g->p, g->bar, true, NULL);
+	else
+		progress_clear(g->p);
+	g->p = progress_free(g->p);
+}
+
 static int print_result(struct cli *cli, const struct store_get_result *res)
 {
 	if (cli->json) {
@@ -302,23 +322,15 @@ static int run_get(struct cli *cli, struct store *s, const struct store_args *a,
 	if (!a->sha256 && raw)
 		o.raw_sha256 = raw;
 	o.version = version;
-	g.p = progress_new(stderr, cli->quiet ? PROGRESS_NONE : PROGRESS_AUTO);
-	if (g.p) {
+	{
 		const char *label = a->name ? a->name : strrchr(what, '/');
-		g.bar = progress_add(g.p, label ? (label == a->name ? label : label + 1) : what, 0);
+		progress_begin(cli, &g, label ? (label == a->name ? label : label + 1) : what);
 	}
 	if (import)
 		r = store_import(s, what, &o, &res, &err);
 	else
 		r = store_get_url(s, url, &o, &res, &err);
-	if (g.p) {
-		/* A failure is reported once, as the error line; the bar just goes. */
-		if (r == 0)
-			progress_finish(g.p, g.bar, true, NULL);
-		else
-			progress_clear(g.p);
-		g.p = progress_free(g.p);
-	}
+	progress_end(&g, r == 0);
 	if (r < 0)
 		return cli_fail_error(&err);
 	r = print_result(cli, &res);
@@ -599,18 +611,10 @@ int image_store_resolve(struct cli *cli, const char *arg, char **ret_path,
 	if (store_classify_image(arg, &kind, NULL) == 0 &&
 	    (kind == STORE_IMAGE_COMPRESSED || kind == STORE_IMAGE_URL)) {
 		const char *label = strrchr(arg, '/');
-		g.p = progress_new(stderr, cli->quiet ? PROGRESS_NONE : PROGRESS_AUTO);
-		if (g.p)
-			g.bar = progress_add(g.p, label && label[1] ? label + 1 : arg, 0);
+		progress_begin(cli, &g, label && label[1] ? label + 1 : arg);
 	}
 	r = store_resolve_image(arg, &o, ret_path, ret_entry, &err);
-	if (g.p) {
-		if (r == 0)
-			progress_finish(g.p, g.bar, true, NULL);
-		else
-			progress_clear(g.p);
-		g.p = progress_free(g.p);
-	}
+	progress_end(&g, r == 0);
 	if (r < 0)
 		return cli_fail_error(&err);
 	return -1;
