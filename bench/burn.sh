@@ -13,7 +13,21 @@
 #                                     hashes, no read-back).  Target ≤ 0.15×.
 #   herd burn, verify on          vs  dd bs=4M conv=fsync of the raw image +
 #                                     read-back sha256sum (dd iflag=direct)
-#   herd burn to 4 files at once  vs  herd burn to 1 file.  Target ≤ 1.3×.
+#   herd burn to 4 cards at once  vs  herd burn to 1 card.  Target ≤ 1.3×.
+#                                     A "card" is a loop device over a file,
+#                                     throttled in a blkio cgroup to its own
+#                                     bandwidth (CARD_WRITE_MBPS, default 40,
+#                                     CARD_READ_MBPS, default 80: an SD card
+#                                     in a USB 3 reader), so each target has
+#                                     its own bandwidth as real cards do and
+#                                     the ratio measures herd's fan-out.
+#   the same 4 cards, one of them slow (half the bandwidth): the 3 fast
+#                                     cards' write + verify time vs 1 card
+#                                     alone.  A slow card must not hold back
+#                                     the others: target ≤ 1.3×.
+#   herd burn to 4 files at once  vs  herd burn to 1 file (the four share
+#                                     this machine's one disk, so this
+#                                     measures the disk: reported, no target)
 #   the same two on tmpfs (herd's own cost of one more target)
 #
 # Inputs (image, .xz, .bmap) take minutes to make (xz of the used data);
@@ -72,10 +86,75 @@ d=$(BENCH_SETUP="rm -f $work/dd; $drop" median_ms "$runs" bash -c \
 report "burn 1 file + verify" "$h1" "dd + sha256sum" "$d"
 rm -f "$work/dd"
 
+# Four cards with a bandwidth each: loop devices throttled per device in
+# a blkio cgroup (v1 blkio.throttle.*, or v2 io.max) that herd runs in.
+card_w=$((${CARD_WRITE_MBPS:-40} * 1000000))
+card_r=$((${CARD_READ_MBPS:-80} * 1000000))
+cg=
+loops=()
+cleanup_cards() {
+	local l
+	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null; done
+	[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
+	rm -rf "$work" "$shm"
+}
+trap cleanup_cards EXIT
+if [ -d /sys/fs/cgroup/blkio ]; then
+	cg=/sys/fs/cgroup/blkio/herd-bench-$$
+elif grep -qw io /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+	echo +io >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+	cg=/sys/fs/cgroup/herd-bench-$$
+fi
+if [ -n "$cg" ] && mkdir "$cg" 2>/dev/null; then
+	for i in 1 2 3 4; do
+		truncate -s "$(stat -c %s "$img")" "$work/card$i"
+		l=$(losetup -f --show --direct-io=on "$work/card$i")
+		loops+=("$l")
+		mm=$(lsblk -dno MAJ:MIN "$l" | tr -d ' ')
+		if [ -f "$cg/blkio.throttle.write_bps_device" ]; then
+			echo "$mm $card_w" >"$cg/blkio.throttle.write_bps_device"
+			echo "$mm $card_r" >"$cg/blkio.throttle.read_bps_device"
+		else
+			echo "$mm wbps=$card_w rbps=$card_r" >"$cg/io.max"
+		fi
+	done
+	# in_cg CMD... — run CMD inside the throttling cgroup.
+	in_cg() { sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"; }
+	c1=$(BENCH_SETUP="$drop" median_ms "$runs" \
+		in_cg "$herd" -q burn "$img" --device "${loops[0]}" --yes --force)
+	c4=$(BENCH_SETUP="$drop" median_ms "$runs" \
+		in_cg "$herd" -q burn "$img" --device "$(IFS=,; echo "${loops[*]}")" --yes --force)
+	echo "cards: loop devices throttled to ${CARD_WRITE_MBPS:-40} MB/s write, ${CARD_READ_MBPS:-80} MB/s read each"
+	report "burn 4 cards + verify" "$c4" "herd burn 1 card" "$c1" \
+		"$(awk -v a="$c1" 'BEGIN{printf "%.3f", a * 1.3}')"
+	# One slow card (half the bandwidth) among the four: the fast ones'
+	# own write + verify time, from herd's --json report.
+	mm=$(lsblk -dno MAJ:MIN "${loops[3]}" | tr -d ' ')
+	if [ -f "$cg/blkio.throttle.write_bps_device" ]; then
+		echo "$mm $((card_w / 2))" >"$cg/blkio.throttle.write_bps_device"
+		echo "$mm $((card_r / 2))" >"$cg/blkio.throttle.read_bps_device"
+	else
+		echo "$mm wbps=$((card_w / 2)) rbps=$((card_r / 2))" >"$cg/io.max"
+	fi
+	eval "$drop"
+	in_cg "$herd" -q --json burn "$img" --device "$(IFS=,; echo "${loops[*]}")" --yes --force \
+		>"$work/slow.json"
+	read -r fast slow < <(python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))
+assert all(x["status"] == "ok" for x in t), t
+s = [1000 * (x["write_seconds"] + x["verify_seconds"]) for x in t]
+print("%.3f %.3f" % (max(s[:3]), s[3]))' "$work/slow.json")
+	report "3 fast cards beside 1 slow" "$fast" "herd burn 1 card" "$c1" \
+		"$(awk -v a="$c1" 'BEGIN{printf "%.3f", a * 1.3}')"
+	echo "  (the slow card itself: $slow ms)"
+else
+	echo "burn 4 cards: skipped (no blkio cgroup to throttle loop devices in)"
+fi
+
 h4=$(BENCH_SETUP="rm -f $work/q[1-4] $work/t1; $drop" median_ms "$runs" \
 	"$herd" -q burn "$img" --device "$work/q[1-4]" --yes)
-report "burn 4 files + verify" "$h4" "herd burn 1 file" "$h1" \
-	"$(awk -v a="$h1" 'BEGIN{printf "%.3f", a * 1.3}')"
+report "burn 4 files + verify" "$h4" "herd burn 1 file" "$h1"
 rm -f "$work"/q[1-4]
 
 hn=$(BENCH_SETUP="rm -f $work/n1; $drop" median_ms "$runs" \

@@ -2,9 +2,10 @@
  * test_burn.c — the burn engine (burn/writer.c) with memory and file
  * targets: only the map (plus each card's overlay changes) is written,
  * files read zero elsewhere, hashes agree, verify names the first bad
- * offset, a failing target fails alone, a too-small target refuses the run
- * before anything is written, cancel leaves targets incomplete; and the
- * hostname overlay (burn/customize.c) on a sample image.
+ * offset, a failing target fails alone, a slow one holds back nobody, a
+ * too-small target refuses the run before anything is written, cancel
+ * leaves targets incomplete; and the hostname overlay (burn/customize.c)
+ * on a sample image.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -309,6 +310,62 @@ static void test_failing_target_fails_alone(void **state)
 	free(back);
 }
 
+/* Progress of the slow target (index 0) when the fast one (1) was done. */
+struct pace {
+	uint64_t slow_done;
+	uint64_t slow_done_when_fast_finished;
+	bool fast_finished;
+};
+
+static void pace_progress(void *userdata, size_t target, enum burn_phase phase, uint64_t done,
+			  uint64_t total)
+{
+	struct pace *p = userdata;
+
+	(void)total;
+	if (target == 0 && phase == BURN_PHASE_WRITE)
+		__atomic_store_n(&p->slow_done, done, __ATOMIC_SEQ_CST);
+	if (target == 1 && phase == BURN_PHASE_DONE && !p->fast_finished) {
+		p->fast_finished = true;
+		p->slow_done_when_fast_finished = __atomic_load_n(&p->slow_done, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* A slow card does not hold back a fast one: the fast card is written
+ * and verified while the slow one has written less than half, and both
+ * end intact (the slow one reads on by itself once it falls behind). */
+static void test_slow_target_does_not_stall_others(void **state)
+{
+	unsigned char *src = pattern(), *back = malloc(SRC_SIZE);
+	struct blockdev *source = memdev(src, SRC_SIZE);
+	struct burn_target t[2] = {0};
+	struct pace pace = {0};
+	struct burn_options o = {.blocksize = BS,
+				 .verify = true,
+				 .queue_depth = 2,
+				 .progress = pace_progress,
+				 .userdata = &pace};
+
+	for (int i = 0; i < 2; i++)
+		t[i].bd = memdev(NULL, SRC_SIZE);
+	t[0].write_delay_us = 40000; /* 17 chunks: about 0.7 s */
+	assert_int_equal(burn_run(source, NULL, t, 2, &o, NULL), 0);
+	assert_true(pace.fast_finished);
+	assert_true(pace.slow_done_when_fast_finished < SRC_SIZE / 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(t[i].state, BURN_TARGET_WRITTEN);
+		assert_int_equal(t[i].verify, BURN_VERIFY_OK);
+		assert_int_equal(blockdev_pread(t[i].bd, back, SRC_SIZE, 0, NULL), 0);
+		assert_memory_equal(back, src, SRC_SIZE);
+		blockdev_unref(t[i].bd);
+	}
+	/* The same hash list whichever way each target was fed. */
+	assert_string_equal(t[0].sha256, t[1].sha256);
+	blockdev_unref(source);
+	free(src);
+	free(back);
+}
+
 static void test_too_small_refused_before_writing(void **state)
 {
 	unsigned char *src = pattern();
@@ -518,6 +575,7 @@ int main(void)
 	    cmocka_unit_test(test_verify_names_first_bad_offset),
 	    cmocka_unit_test(test_verify_after_write_catches_flip),
 	    cmocka_unit_test(test_failing_target_fails_alone),
+	    cmocka_unit_test(test_slow_target_does_not_stall_others),
 	    cmocka_unit_test(test_too_small_refused_before_writing),
 	    cmocka_unit_test(test_overlay_changes_only_its_target),
 	    cmocka_unit_test(test_cancel_leaves_incomplete),

@@ -22,8 +22,10 @@
  * writes past the end of the file).  Unaligned requests go through an
  * aligned bounce buffer either way.
  *
- * Not done here: growing a blockdev (memory blockdevs have a fixed size),
- * thread safety.
+ * Reads touch no state of the handle (the bounce buffer is per call), so
+ * concurrent reads are safe; writes are not locked against anything.
+ *
+ * Not done here: growing a blockdev (memory blockdevs have a fixed size).
  */
 #include "blk/blockdev.h"
 

@@ -18,7 +18,10 @@
  * Views and overlays take a reference on their base, so the caller may
  * unref the base right after creating them.
  *
- * Not thread-safe: one thread per handle tree at a time.
+ * Threads: blockdev_pread keeps no state in any kind, so several threads
+ * may read one handle tree at once while nobody writes to it (burn's
+ * reader and its targets' controllers do).  Anything else — writes,
+ * flush, overlay changes — needs one thread per handle tree at a time.
  */
 #pragma once
 

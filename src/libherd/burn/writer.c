@@ -1,13 +1,16 @@
 /*
  * writer.c — the burn engine (see writer.h for the contract).
  *
- * Threads: the caller's thread reads the source and fans chunks out; one
- * worker thread per target writes (or, in the verify pass, reads back and
- * compares).  The only shared mutable state is each target's queue
- * (mutex + two condition variables) and the chunks' atomic reference
- * counts; every blockdev is touched by exactly one thread (the shared
- * source and the per-target views by the reader, a blockdev target by its
- * worker), because blockdevs are not thread-safe.
+ * Threads: the caller's thread reads the source and fans chunks out to
+ * the attached targets; each target has a controller thread (its write
+ * phase, its flush, its verify phase, and the reading of its own chunks
+ * once detached or while verifying) and one or two lanes that write or
+ * read back.  Shared mutable state: each target's queues (mutex + three
+ * condition variables), the chunks' atomic reference counts and the
+ * run's digest table (atomic state per chunk).  Reads of a blockdev tree
+ * keep no state, so the reader and the controllers read the shared
+ * source at once; a blockdev target is used by its one lane at a time,
+ * then by its controller (flush).
  *
  * Waits on a queue are timed (100 ms) so a cancel request is seen even
  * when nobody signals.
@@ -58,10 +61,12 @@ struct chunk {
 struct queue {
 	pthread_mutex_t lock;
 	pthread_cond_t not_empty, not_full;
+	pthread_cond_t handoff; /* closed, dead or detached: for the controller */
 	struct chunk **items;
 	unsigned capacity, head, count;
-	bool closed; /* the reader is done */
-	bool dead;   /* the consumer gave up: drop pushes */
+	bool closed;   /* the producer is done */
+	bool dead;     /* the consumer gave up: drop pushes, lanes stop */
+	bool detached; /* the reader let go: the controller feeds it now */
 };
 
 enum pass_mode { PASS_WRITE, PASS_VERIFY };
@@ -82,8 +87,18 @@ struct lane {
 	unsigned char *vbuf; /* read-back buffer */
 };
 
+struct run;
+struct plan_cursor {
+	size_t range;	 /* index in plan->ranges */
+	uint64_t offset; /* of the next chunk */
+	size_t k;	 /* its index, counting chunks from 0 */
+};
+
 struct worker {
 	struct burn_target *t;
+	struct run *run;
+	pthread_t ctl; /* the target's controller thread */
+	bool ctl_started;
 	size_t index;
 	const struct burn_options *opts;
 	enum pass_mode mode;
@@ -91,7 +106,11 @@ struct worker {
 	atomic_uint_fast64_t done;
 	atomic_uint_fast64_t written, verified;
 	atomic_uint_fast64_t attempted; /* for the fault_after test hook */
-	struct queue q;
+	/* The write queue (fed by the reader, then by the controller if
+	 * detached; freed by the caller after the run) and the verify queue
+	 * (the controller's own); q is the one the lanes work on. */
+	struct queue wq, vq;
+	struct queue *q;
 	struct lane lanes[LANES_PER_TARGET];
 	unsigned n_lanes;
 	int fd; /* -1 for blockdev targets */
@@ -103,14 +122,18 @@ struct worker {
 	bool direct;		   /* O_DIRECT currently set on fd */
 	bool file_direct;	   /* a regular file that accepts O_DIRECT */
 	unsigned lbs;		   /* logical block size (block devices) */
-	bool in_pass;		   /* takes part in the current pass */
+	bool in_pass;		   /* takes part in the run */
 	atomic_bool failed;	   /* this pass failed (error or mismatch) */
 	pthread_mutex_t fail_lock; /* the first failure's message wins */
 	bool reported;		   /* BURN_PHASE_DONE sent */
-	/* Reader-side: failures met while preparing this worker's chunks, and
-	 * whether the worker stopped taking chunks (written by the reader only). */
-	bool reader_failed, reader_dropped;
+	/* Producer side: a failure met while preparing this worker's chunks
+	 * (by the reader while attached, by the controller after), and
+	 * whether the reader stopped feeding it: dropped (it failed) or
+	 * detached (it fell behind and reads on by itself from feed_from). */
+	atomic_bool reader_failed;
+	bool reader_dropped, detached;
 	struct herd_error reader_error;
+	struct plan_cursor feed_from;
 	struct rangeset diff; /* where its view differs from the shared source */
 	size_t diff_cursor;
 	bool whole_diff;
@@ -280,6 +303,7 @@ static int queue_init(struct queue *q, unsigned capacity)
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->not_empty, NULL);
 	pthread_cond_init(&q->not_full, NULL);
+	pthread_cond_init(&q->handoff, NULL);
 	return 0;
 }
 
@@ -294,13 +318,14 @@ static void queue_destroy(struct queue *q)
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->not_empty);
 	pthread_cond_destroy(&q->not_full);
+	pthread_cond_destroy(&q->handoff);
 }
 
-static void timed_wait(pthread_cond_t *cond, pthread_mutex_t *lock)
+static void timed_wait(pthread_cond_t *cond, pthread_mutex_t *lock, long ms)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 100 * 1000000L;
+	ts.tv_nsec += ms * 1000000L;
 	if (ts.tv_nsec >= 1000000000L) {
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
@@ -316,7 +341,7 @@ static bool queue_push(struct queue *q, struct chunk *c, const struct burn_optio
 
 	pthread_mutex_lock(&q->lock);
 	while (q->count == q->capacity && !q->dead && !cancelled(opts))
-		timed_wait(&q->not_full, &q->lock);
+		timed_wait(&q->not_full, &q->lock, 100);
 	if (!q->dead && !cancelled(opts)) {
 		atomic_fetch_add(&c->refs, 1);
 		q->items[(q->head + q->count) % q->capacity] = c;
@@ -328,15 +353,16 @@ static bool queue_push(struct queue *q, struct chunk *c, const struct burn_optio
 	return pushed;
 }
 
-/* Next chunk (a reference for the caller), NULL once closed and empty. */
+/* Next chunk (a reference for the caller), NULL once closed and empty or
+ * dead (what is left is freed with the queue). */
 static struct chunk *queue_pop(struct queue *q)
 {
 	struct chunk *c = NULL;
 
 	pthread_mutex_lock(&q->lock);
-	while (q->count == 0 && !q->closed)
-		timed_wait(&q->not_empty, &q->lock);
-	if (q->count) {
+	while (q->count == 0 && !q->closed && !q->dead)
+		timed_wait(&q->not_empty, &q->lock, 100);
+	if (q->count && !q->dead) {
 		c = q->items[q->head];
 		q->head = (q->head + 1) % q->capacity;
 		q->count--;
@@ -351,6 +377,7 @@ static void queue_close(struct queue *q)
 	pthread_mutex_lock(&q->lock);
 	q->closed = true;
 	pthread_cond_broadcast(&q->not_empty);
+	pthread_cond_broadcast(&q->handoff);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -361,6 +388,8 @@ static void queue_kill(struct queue *q)
 	pthread_mutex_lock(&q->lock);
 	q->dead = true;
 	pthread_cond_broadcast(&q->not_full);
+	pthread_cond_broadcast(&q->not_empty);
+	pthread_cond_broadcast(&q->handoff);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -447,7 +476,7 @@ static void worker_fail(struct worker *w, int code, const char *fmt, ...)
 		atomic_store(&w->failed, true);
 	}
 	pthread_mutex_unlock(&w->fail_lock);
-	queue_kill(&w->q);
+	queue_kill(w->q);
 }
 
 static void write_chunk(struct worker *w, struct chunk *c)
@@ -461,6 +490,8 @@ static void write_chunk(struct worker *w, struct chunk *c)
 			    (unsigned long long)c->offset, strerror(EIO));
 		return;
 	}
+	if (t->write_delay_us)
+		usleep(t->write_delay_us);
 	if (w->fd >= 0 && !t->is_block_device) {
 		r = write_file_chunk(w, c);
 	} else if (w->fd >= 0) {
@@ -526,7 +557,7 @@ static void verify_chunk(struct lane *l, struct chunk *c)
 		}
 		atomic_store(&w->failed, true);
 		pthread_mutex_unlock(&w->fail_lock);
-		queue_kill(&w->q);
+		queue_kill(w->q);
 		return;
 	}
 	atomic_fetch_add(&w->verified, c->length);
@@ -546,7 +577,7 @@ static void *lane_main(void *arg)
 	struct chunk *c;
 	enum burn_phase phase = w->mode == PASS_WRITE ? BURN_PHASE_WRITE : BURN_PHASE_VERIFY;
 
-	while ((c = queue_pop(&w->q))) {
+	while ((c = queue_pop(w->q))) {
 		if (!atomic_load(&w->failed) && !cancelled(w->opts)) {
 			if (w->mode == PASS_WRITE)
 				write_chunk(w, c);
@@ -759,7 +790,73 @@ static bool worker_differs(struct worker *w, uint64_t offset, uint64_t length)
 	       w->diff.ranges[w->diff_cursor].offset < offset + length;
 }
 
-/* ---- one pass ---- */
+/* ---- the plan, chunk by chunk ---- */
+
+static void cursor_settle(const struct rangeset *plan, struct plan_cursor *cur)
+{
+	while (cur->range < plan->count &&
+	       cur->offset >= plan->ranges[cur->range].offset + plan->ranges[cur->range].length) {
+		cur->range++;
+		if (cur->range < plan->count)
+			cur->offset = plan->ranges[cur->range].offset;
+	}
+}
+
+static struct plan_cursor cursor_start(const struct rangeset *plan)
+{
+	struct plan_cursor cur = {0, plan->count ? plan->ranges[0].offset : 0, 0};
+
+	cursor_settle(plan, &cur);
+	return cur;
+}
+
+/* The chunk under the cursor; false past the end of the plan. */
+static bool cursor_chunk(const struct rangeset *plan, uint64_t blocksize,
+			 const struct plan_cursor *cur, uint64_t *ret_off, size_t *ret_len)
+{
+	const struct range *r;
+
+	if (cur->range >= plan->count)
+		return false;
+	r = &plan->ranges[cur->range];
+	*ret_off = cur->offset;
+	*ret_len = (size_t)MIN(blocksize, r->offset + r->length - cur->offset);
+	return true;
+}
+
+static void cursor_next(const struct rangeset *plan, struct plan_cursor *cur, size_t len)
+{
+	cur->offset += len;
+	cur->k++;
+	cursor_settle(plan, cur);
+}
+
+/* ---- one run ---- */
+
+enum { DIGEST_NONE, DIGEST_BUSY, DIGEST_READY };
+
+/* What the reader and the targets' controllers share for one run. */
+struct run {
+	struct blockdev *source;
+	const struct rangeset *plan;
+	const struct burn_options *opts;
+	struct chunk_pool *pool;
+	struct worker *workers;
+	size_t n;
+	uint64_t total; /* bytes in the plan */
+	size_t n_chunks;
+	/* The SHA-256 of each chunk of the shared source by its index,
+	 * taken by whoever reads it first (normally the reader), so a target
+	 * that reads on by itself does not hash it again. */
+	unsigned char (*digests)[32];
+	atomic_uchar *digest_state;
+	/* after_write hook: controllers that finished writing wait here
+	 * until the caller has run it. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t arrived;
+	bool hook_done;
+};
 
 static void report_done(struct worker *w)
 {
@@ -795,225 +892,495 @@ static void finish_hash_list(struct worker *w)
 	EVP_MD_CTX_free(md);
 }
 
-/* Read the plan once and feed every worker in the pass. */
-static int run_pass(struct blockdev *source, struct rangeset *plan, struct worker *workers,
-		    size_t n, enum pass_mode mode, const struct burn_options *opts,
-		    struct chunk_pool *pool, struct herd_error *err)
+/* c->digest for a chunk of the shared source: from the table when
+ * someone hashed it already, else hashed here and published. */
+static int shared_digest(struct run *run, struct chunk *c)
 {
-	uint64_t blocksize = opts->blocksize, total = rangeset_total(plan);
-	uint64_t start = now_ns();
-	size_t n_chunks = 0, k = 0;
+	atomic_uchar *state = &run->digest_state[c->index];
+	unsigned char expect = DIGEST_NONE;
+
+	if (atomic_load_explicit(state, memory_order_acquire) == DIGEST_READY) {
+		memcpy(c->digest, run->digests[c->index], sizeof(c->digest));
+		return 0;
+	}
+	if (chunk_hash(c) < 0)
+		return -EIO;
+	if (atomic_compare_exchange_strong(state, &expect, DIGEST_BUSY)) {
+		memcpy(run->digests[c->index], c->digest, sizeof(c->digest));
+		atomic_store_explicit(state, DIGEST_READY, memory_order_release);
+	}
+	return 0;
+}
+
+/* Read chunk c (offset, length and index set) from `bd`; for writing,
+ * also mark its zero sub-blocks and take its SHA-256. */
+static int chunk_fill(struct run *run, struct chunk *c, struct blockdev *bd, bool shared,
+		      enum pass_mode mode, struct herd_error *err)
+{
+	int r = blockdev_pread(bd, c->data, c->length, c->offset, err);
+
+	if (r < 0 || mode != PASS_WRITE)
+		return r;
+	chunk_scan_zeros(c);
+	r = shared ? shared_digest(run, c) : chunk_hash(c);
+	return r < 0 ? herd_error_set(err, EIO, "SHA-256 failed") : 0;
+}
+
+/* The chunk at (off, len, k) as target w must write or compare it: a new
+ * reference to `shared` (the reader's buffer, NULL when w reads by
+ * itself) unless w's own view differs there.  NULL on failure, with w's
+ * reader error set. */
+static struct chunk *worker_chunk(struct run *run, struct worker *w, enum pass_mode mode,
+				  struct chunk *shared, uint64_t off, size_t len, size_t k)
+{
+	struct herd_error e = {0};
+	bool own = worker_differs(w, off, len);
+	struct chunk *c;
+
+	if (!own && shared) {
+		atomic_fetch_add(&shared->refs, 1);
+		return shared;
+	}
+	c = chunk_new(run->pool, off, len);
+	if (!c) {
+		herd_error_set(&w->reader_error, ENOMEM, "out of memory");
+		atomic_store(&w->reader_failed, true);
+		return NULL;
+	}
+	c->index = k;
+	if (chunk_fill(run, c, own ? w->t->source : run->source, !own, mode, &e) < 0) {
+		if (own)
+			herd_error_set(&w->reader_error, e.code ? e.code : EIO,
+				       "reading its customized image: %s", herd_error_message(&e));
+		else
+			herd_error_set(&w->reader_error, e.code ? e.code : EIO, "%s",
+				       herd_error_message(&e));
+		atomic_store(&w->reader_failed, true);
+		chunk_unref(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Fed by the reader: takes part in the run, and neither dropped nor
+ * detached (reading on by itself). */
+static bool attached(const struct worker *w)
+{
+	return w->in_pass && w->ctl_started && !w->detached && !w->reader_dropped;
+}
+
+/* Does some other attached target have nothing left to write?  Then it
+ * is waiting for the reader, which is waiting for the caller's target. */
+static bool others_starve(struct run *run, const struct worker *w)
+{
+	for (size_t i = 0; i < run->n; i++) {
+		struct worker *x = &run->workers[i];
+		bool starving;
+
+		if (x == w || !attached(x))
+			continue;
+		pthread_mutex_lock(&x->wq.lock);
+		starving = x->wq.count == 0 && !x->wq.dead;
+		pthread_mutex_unlock(&x->wq.lock);
+		if (starving)
+			return true;
+	}
+	return false;
+}
+
+enum push_result { PUSHED, DETACHED, DROPPED };
+
+/* Hand chunk c to attached target w.  When w's queue stays full while
+ * another target starves, w is detached instead: from w->feed_from on
+ * its controller reads the chunks itself (from the page cache, as a rule:
+ * the reader read them moments ago), so a slow card never holds back the
+ * others and memory stays bounded. */
+static enum push_result push_or_detach(struct run *run, struct worker *w, struct chunk *c)
+{
+	struct queue *q = &w->wq;
+
+	for (;;) {
+		bool full;
+
+		pthread_mutex_lock(&q->lock);
+		if (q->dead || cancelled(run->opts)) {
+			pthread_mutex_unlock(&q->lock);
+			return DROPPED;
+		}
+		if (q->count < q->capacity) {
+			atomic_fetch_add(&c->refs, 1);
+			q->items[(q->head + q->count) % q->capacity] = c;
+			q->count++;
+			pthread_cond_signal(&q->not_empty);
+			pthread_mutex_unlock(&q->lock);
+			return PUSHED;
+		}
+		timed_wait(&q->not_full, &q->lock, 10);
+		full = q->count == q->capacity && !q->dead;
+		pthread_mutex_unlock(&q->lock);
+		if (full && others_starve(run, w)) {
+			pthread_mutex_lock(&q->lock);
+			q->detached = true;
+			pthread_cond_broadcast(&q->handoff);
+			pthread_mutex_unlock(&q->lock);
+			return DETACHED;
+		}
+	}
+}
+
+/* The caller's thread: read the plan once and fan every chunk out to the
+ * attached targets.  Stops early when none is left attached. */
+static int read_and_fan_out(struct run *run, struct herd_error *err)
+{
+	uint64_t blocksize = run->opts->blocksize;
+	struct plan_cursor cur = cursor_start(run->plan);
+	uint64_t off;
+	size_t len;
 	int r = 0;
-	size_t live = 0;
 
-	for (size_t ri = 0; ri < plan->count; ri++)
-		n_chunks += (size_t)((plan->ranges[ri].length + blocksize - 1) / blocksize);
-	for (size_t i = 0; i < n; i++) {
-		struct worker *w = &workers[i];
-		if (!w->in_pass)
-			continue;
-		w->mode = mode;
-		w->total = total;
-		atomic_store(&w->done, 0);
-		atomic_store(&w->failed, false);
-		w->reader_failed = w->reader_dropped = false;
-		w->diff_cursor = 0;
-		w->n_lanes = w->fd >= 0 ? LANES_PER_TARGET : 1;
-		if (queue_init(&w->q, opts->queue_depth) < 0)
-			goto nomem;
-		if (mode == PASS_WRITE) {
-			free(w->digests);
-			w->digests = calloc(n_chunks ? n_chunks : 1, sizeof(*w->digests));
-			if (!w->digests)
-				goto nomem;
-			w->n_digests = n_chunks;
-			atomic_store(&w->written, 0);
-			atomic_store(&w->attempted, 0);
-		} else {
-			atomic_store(&w->verified, 0);
-			for (unsigned j = 0; j < w->n_lanes; j++) {
-				void *buf = NULL;
-				if (posix_memalign(&buf, ALIGN, blocksize) != 0)
-					goto nomem;
-				w->lanes[j].vbuf = buf;
-			}
-		}
-	}
-	/* Everything is allocated: start the lanes. */
-	for (size_t i = 0; i < n; i++) {
-		struct worker *w = &workers[i];
-		unsigned started = 0;
-		if (!w->in_pass)
-			continue;
-		if (mode == PASS_VERIFY && w->fd >= 0 && !w->t->is_block_device)
-			/* After the fsync, drop the file's cached pages so a
-			 * read-back that cannot use O_DIRECT comes from the
-			 * disk, not from memory. */
-			posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
-		if (opts->progress)
-			opts->progress(opts->userdata, i,
-				       mode == PASS_WRITE ? BURN_PHASE_WRITE : BURN_PHASE_VERIFY, 0,
-				       total);
-		for (unsigned j = 0; j < w->n_lanes; j++) {
-			struct lane *l = &w->lanes[j];
-			l->w = w;
-			l->index = j;
-			l->started = pthread_create(&l->thread, NULL, lane_main, l) == 0;
-			started += l->started;
-		}
-		if (!started) {
-			worker_fail(w, EAGAIN, "cannot start a thread");
-			continue;
-		}
-		live++;
-	}
+	while (cursor_chunk(run->plan, blocksize, &cur, &off, &len) && !cancelled(run->opts)) {
+		struct herd_error e = {0};
+		struct chunk *c;
+		size_t live = 0;
 
-	for (size_t ri = 0; ri < plan->count && live && !cancelled(opts); ri++) {
-		const struct range *range = &plan->ranges[ri];
-		for (uint64_t off = range->offset; off < range->offset + range->length; k++) {
-			size_t len = (size_t)MIN(blocksize, range->offset + range->length - off);
-			struct chunk *c;
-			struct herd_error e = {0};
-
-			if (cancelled(opts))
-				break;
-			c = chunk_new(pool, off, len);
-			if (!c) {
-				r = herd_error_set(err, ENOMEM, "out of memory");
-				break;
-			}
-			c->index = k;
-			if (blockdev_pread(source, c->data, len, off, &e) < 0) {
-				r = herd_error_set(err, e.code ? e.code : EIO, "%s",
-						   herd_error_message(&e));
-				chunk_unref(c);
-				break;
-			}
-			if (mode == PASS_WRITE) {
-				chunk_scan_zeros(c);
-				if (chunk_hash(c) < 0) {
-					r = herd_error_set(err, EIO, "SHA-256 failed");
-					chunk_unref(c);
-					break;
-				}
-			}
-			live = 0;
-			for (size_t i = 0; i < n; i++) {
-				struct worker *w = &workers[i];
-				struct chunk *mine = c;
-				if (!w->in_pass || !w->lanes[0].started || w->reader_dropped)
-					continue;
-				if (worker_differs(w, off, len)) {
-					struct herd_error pe = {0};
-					mine = chunk_new(pool, off, len);
-					if (!mine || blockdev_pread(w->t->source, mine->data, len,
-								    off, &pe) < 0) {
-						herd_error_set(&w->reader_error,
-							       mine ? (pe.code ? pe.code : EIO)
-								    : ENOMEM,
-							       "reading its customized image: %s",
-							       mine ? herd_error_message(&pe)
-								    : "out of memory");
-						w->reader_failed = w->reader_dropped = true;
-						queue_kill(&w->q);
-						chunk_unref(mine);
-						continue;
-					}
-					mine->index = k;
-					if (mode == PASS_WRITE) {
-						chunk_scan_zeros(mine);
-						chunk_hash(mine);
-					}
-				}
-				if (queue_push(&w->q, mine, opts))
-					live++;
-				else
-					w->reader_dropped = true;
-				if (mine != c)
-					chunk_unref(mine);
-			}
-			chunk_unref(c);
-			off += len;
-		}
-		if (r < 0)
+		for (size_t i = 0; i < run->n; i++)
+			live += attached(&run->workers[i]);
+		if (!live)
 			break;
-	}
+		c = chunk_new(run->pool, off, len);
+		if (!c) {
+			r = herd_error_set(err, ENOMEM, "out of memory");
+			break;
+		}
+		c->index = cur.k;
+		if (chunk_fill(run, c, run->source, true, PASS_WRITE, &e) < 0) {
+			r = herd_error_set(err, e.code ? e.code : EIO, "%s",
+					   herd_error_message(&e));
+			chunk_unref(c);
+			break;
+		}
+		for (size_t i = 0; i < run->n; i++) {
+			struct worker *w = &run->workers[i];
+			struct chunk *mine;
 
-	for (size_t i = 0; i < n; i++)
-		if (workers[i].in_pass && workers[i].lanes[0].started)
-			queue_close(&workers[i].q);
-	for (size_t i = 0; i < n; i++) {
-		struct worker *w = &workers[i];
-		struct burn_target *t = w->t;
-		uint64_t done;
-		bool failed;
-		if (!w->in_pass)
-			continue;
-		for (unsigned j = 0; j < w->n_lanes; j++)
-			if (w->lanes[j].started) {
-				pthread_join(w->lanes[j].thread, NULL);
-				w->lanes[j].started = false;
+			if (!attached(w))
+				continue;
+			mine = worker_chunk(run, w, PASS_WRITE, c, off, len, cur.k);
+			if (!mine) {
+				w->reader_dropped = true;
+				queue_kill(&w->wq);
+				continue;
 			}
-		queue_destroy(&w->q);
-		done = atomic_load(&w->done);
-		failed = atomic_load(&w->failed);
-		if (w->reader_failed && !failed) {
-			t->error = w->reader_error;
-			failed = true;
-		}
-		if (r < 0 && !failed) {
-			/* The source could not be read: nobody can finish. */
-			herd_error_set(&t->error, -r, "%s", herd_error_message(err));
-			failed = true;
-		}
-		if (mode == PASS_WRITE) {
-			t->bytes_written = atomic_load(&w->written);
-			if (!failed && done == total) {
-				int fr = 0;
-				struct herd_error fe = {0};
-				if (w->fd >= 0)
-					fr = fsync(w->fd) < 0 ? -errno : 0;
-				else
-					fr = blockdev_flush(t->bd, &fe);
-				if (fr < 0) {
-					herd_error_set(&t->error, -fr, "flush: %s",
-						       fe.message[0] ? fe.message : strerror(-fr));
-					failed = true;
-				}
+			w->feed_from = cur;
+			switch (push_or_detach(run, w, mine)) {
+			case PUSHED:
+				break;
+			case DETACHED:
+				w->detached = true;
+				break;
+			case DROPPED:
+				w->reader_dropped = true;
+				break;
 			}
-			t->write_ns = now_ns() - start;
-		} else {
-			t->bytes_verified = atomic_load(&w->verified);
-			free_pass_buffers(w);
-			t->verify_ns = now_ns() - start;
+			chunk_unref(mine);
 		}
-		if (failed) {
-			t->state = t->verify == BURN_VERIFY_MISMATCH ? BURN_TARGET_MISMATCH
-								     : BURN_TARGET_FAILED;
-			w->in_pass = false;
-			report_done(w);
-		} else if (done < total) {
-			t->state = BURN_TARGET_INCOMPLETE;
-			herd_error_set(&t->error, EINTR, "interrupted after %llu of %llu bytes",
-				       (unsigned long long)done, (unsigned long long)total);
-			w->in_pass = false;
-			report_done(w);
-		} else if (mode == PASS_WRITE) {
-			t->state = BURN_TARGET_WRITTEN;
-			finish_hash_list(w);
-		} else {
-			t->verify = BURN_VERIFY_OK;
+		chunk_unref(c);
+		cursor_next(run->plan, &cur, len);
+	}
+	for (size_t i = 0; i < run->n; i++) {
+		struct worker *w = &run->workers[i];
+
+		if (!w->in_pass || !w->ctl_started || w->detached)
+			continue; /* a detached target's controller closes its queue */
+		if (r < 0 && attached(w)) {
+			/* The source could not be read: nobody fed by it can finish. */
+			w->reader_error = *err;
+			atomic_store(&w->reader_failed, true);
+			queue_kill(&w->wq);
 		}
+		queue_close(&w->wq);
 	}
 	return r;
+}
 
-nomem:
-	/* No thread runs yet: free what the setup loop allocated. */
-	for (size_t i = 0; i < n; i++) {
-		queue_destroy(&workers[i].q);
-		free_pass_buffers(&workers[i]);
+/* A controller feeding its own target: every chunk from `cur` on. */
+static void self_feed(struct run *run, struct worker *w, enum pass_mode mode,
+		      struct plan_cursor cur)
+{
+	uint64_t off;
+	size_t len;
+
+	while (cursor_chunk(run->plan, run->opts->blocksize, &cur, &off, &len) &&
+	       !cancelled(run->opts)) {
+		struct chunk *c = worker_chunk(run, w, mode, NULL, off, len, cur.k);
+		bool pushed;
+
+		if (!c) {
+			queue_kill(w->q);
+			break;
+		}
+		pushed = queue_push(w->q, c, run->opts);
+		chunk_unref(c);
+		if (!pushed)
+			break;
+		cursor_next(run->plan, &cur, len);
 	}
-	return herd_error_set(err, ENOMEM, "out of memory");
+	queue_close(w->q);
+}
+
+static bool start_lanes(struct worker *w)
+{
+	unsigned started = 0;
+
+	for (unsigned j = 0; j < w->n_lanes; j++) {
+		struct lane *l = &w->lanes[j];
+
+		l->w = w;
+		l->index = j;
+		l->started = pthread_create(&l->thread, NULL, lane_main, l) == 0;
+		started += l->started;
+	}
+	return started > 0;
+}
+
+static void join_lanes(struct worker *w)
+{
+	for (unsigned j = 0; j < w->n_lanes; j++)
+		if (w->lanes[j].started) {
+			pthread_join(w->lanes[j].thread, NULL);
+			w->lanes[j].started = false;
+		}
+}
+
+/* Reset the per-phase counters before the lanes start on queue q (the
+ * producer-side fields are reset by whoever owns them then). */
+static void phase_begin(struct worker *w, struct run *run, enum pass_mode mode, struct queue *q)
+{
+	w->mode = mode;
+	w->total = run->total;
+	w->q = q;
+	atomic_store(&w->done, 0);
+	atomic_store(&w->failed, false);
+	if (w->opts->progress)
+		w->opts->progress(w->opts->userdata, w->index,
+				  mode == PASS_WRITE ? BURN_PHASE_WRITE : BURN_PHASE_VERIFY, 0,
+				  run->total);
+}
+
+/* After a phase: false when the target is out (failed or interrupted),
+ * with its state and error set. */
+static bool phase_end(struct worker *w, struct run *run)
+{
+	struct burn_target *t = w->t;
+	uint64_t done = atomic_load(&w->done);
+	bool failed = atomic_load(&w->failed);
+
+	if (atomic_load(&w->reader_failed) && !failed) {
+		t->error = w->reader_error;
+		failed = true;
+	}
+	if (failed) {
+		t->state =
+		    t->verify == BURN_VERIFY_MISMATCH ? BURN_TARGET_MISMATCH : BURN_TARGET_FAILED;
+		return false;
+	}
+	if (done < run->total) {
+		t->state = BURN_TARGET_INCOMPLETE;
+		herd_error_set(&t->error, EINTR, "interrupted after %llu of %llu bytes",
+			       (unsigned long long)done, (unsigned long long)run->total);
+		return false;
+	}
+	return true;
+}
+
+/* The write phase of one target: fed by the reader until it is detached
+ * (then by itself), flushed at the end. */
+static bool write_phase(struct run *run, struct worker *w)
+{
+	struct burn_target *t = w->t;
+	uint64_t start = now_ns();
+	bool ok, detached = false;
+
+	phase_begin(w, run, PASS_WRITE, &w->wq);
+	atomic_store(&w->written, 0);
+	atomic_store(&w->attempted, 0);
+	if (!start_lanes(w)) {
+		worker_fail(w, EAGAIN, "cannot start a thread");
+	} else {
+		pthread_mutex_lock(&w->wq.lock);
+		while (!w->wq.closed && !w->wq.detached && !w->wq.dead)
+			timed_wait(&w->wq.handoff, &w->wq.lock, 100);
+		detached = w->wq.detached && !w->wq.closed;
+		pthread_mutex_unlock(&w->wq.lock);
+		if (detached)
+			self_feed(run, w, PASS_WRITE, w->feed_from);
+		join_lanes(w);
+	}
+	t->bytes_written = atomic_load(&w->written);
+	ok = phase_end(w, run);
+	if (ok) {
+		struct herd_error fe = {0};
+		int fr = w->fd >= 0 ? (fsync(w->fd) < 0 ? -errno : 0) : blockdev_flush(t->bd, &fe);
+
+		if (fr < 0) {
+			herd_error_set(&t->error, -fr, "flush: %s",
+				       fe.message[0] ? fe.message : strerror(-fr));
+			t->state = BURN_TARGET_FAILED;
+			ok = false;
+		}
+	}
+	t->write_ns = now_ns() - start;
+	if (ok) {
+		t->state = BURN_TARGET_WRITTEN;
+		finish_hash_list(w);
+	}
+	return ok;
+}
+
+/* The verify phase of one target: it reads the plan's chunks of its view
+ * itself (the page cache has them: they were just written from there),
+ * and its lanes read the target back and compare. */
+static bool verify_phase(struct run *run, struct worker *w)
+{
+	struct burn_target *t = w->t;
+	uint64_t start = now_ns();
+	bool ok = false;
+
+	if (queue_init(&w->vq, run->opts->queue_depth) < 0) {
+		herd_error_set(&t->error, ENOMEM, "out of memory");
+		t->state = BURN_TARGET_FAILED;
+		return false;
+	}
+	for (unsigned j = 0; j < w->n_lanes; j++) {
+		void *buf = NULL;
+
+		if (posix_memalign(&buf, ALIGN, run->opts->blocksize) != 0)
+			goto out;
+		w->lanes[j].vbuf = buf;
+	}
+	if (w->fd >= 0 && !t->is_block_device)
+		/* After the fsync, drop the file's cached pages so a read-back
+		 * that cannot use O_DIRECT comes from the disk, not memory. */
+		posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
+	atomic_store(&w->reader_failed, false);
+	w->diff_cursor = 0;
+	phase_begin(w, run, PASS_VERIFY, &w->vq);
+	atomic_store(&w->verified, 0);
+	if (!start_lanes(w)) {
+		worker_fail(w, EAGAIN, "cannot start a thread");
+	} else {
+		self_feed(run, w, PASS_VERIFY, cursor_start(run->plan));
+		join_lanes(w);
+	}
+	t->bytes_verified = atomic_load(&w->verified);
+	ok = phase_end(w, run);
+	if (ok)
+		t->verify = BURN_VERIFY_OK;
+out:
+	if (!ok && t->state == BURN_TARGET_WRITTEN) {
+		herd_error_set(&t->error, ENOMEM, "out of memory");
+		t->state = BURN_TARGET_FAILED;
+	}
+	queue_destroy(&w->vq);
+	free_pass_buffers(w);
+	t->verify_ns = now_ns() - start;
+	return ok;
+}
+
+/* One thread per target: its write phase, then (once every target is
+ * written, when the after_write hook asks for that point) its verify
+ * phase, at its own pace. */
+static void *controller_main(void *arg)
+{
+	struct worker *w = arg;
+	struct run *run = w->run;
+	const struct burn_options *opts = run->opts;
+	bool ok = true;
+
+	if (!opts->verify_only) {
+		ok = write_phase(run, w);
+		if (opts->after_write) {
+			pthread_mutex_lock(&run->lock);
+			run->arrived++;
+			pthread_cond_broadcast(&run->cond);
+			while (!run->hook_done)
+				pthread_cond_wait(&run->cond, &run->lock);
+			pthread_mutex_unlock(&run->lock);
+		}
+	}
+	if (ok && (opts->verify || opts->verify_only) && !cancelled(opts))
+		verify_phase(run, w);
+	if (!cancelled(opts))
+		report_done(w); /* on cancel, burn_run settles the state first */
+	return NULL;
+}
+
+/* Run every target in the pass: one controller thread each, the caller's
+ * thread reading for all of them. */
+static int run_targets(struct run *run, struct herd_error *err)
+{
+	const struct burn_options *opts = run->opts;
+	size_t started = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < run->plan->count; i++)
+		run->n_chunks +=
+		    (size_t)((run->plan->ranges[i].length + opts->blocksize - 1) / opts->blocksize);
+	run->digests = calloc(run->n_chunks ? run->n_chunks : 1, sizeof(*run->digests));
+	run->digest_state = calloc(run->n_chunks ? run->n_chunks : 1, sizeof(*run->digest_state));
+	if (!run->digests || !run->digest_state)
+		return herd_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < run->n; i++) {
+		struct worker *w = &run->workers[i];
+
+		if (!w->in_pass)
+			continue;
+		w->run = run;
+		w->n_lanes = w->fd >= 0 ? LANES_PER_TARGET : 1;
+		w->diff_cursor = 0;
+		atomic_store(&w->reader_failed, false);
+		if (!opts->verify_only) {
+			free(w->digests);
+			w->digests = calloc(run->n_chunks ? run->n_chunks : 1, sizeof(*w->digests));
+			if (!w->digests || queue_init(&w->wq, opts->queue_depth) < 0)
+				return herd_error_set(err, ENOMEM, "out of memory");
+			w->n_digests = run->n_chunks;
+		}
+	}
+	for (size_t i = 0; i < run->n; i++) {
+		struct worker *w = &run->workers[i];
+
+		if (!w->in_pass)
+			continue;
+		w->ctl_started = pthread_create(&w->ctl, NULL, controller_main, w) == 0;
+		if (w->ctl_started) {
+			started++;
+			continue;
+		}
+		herd_error_set(&w->t->error, EAGAIN, "cannot start a thread");
+		w->t->state = BURN_TARGET_FAILED;
+		w->in_pass = false;
+		report_done(w);
+	}
+	if (!opts->verify_only)
+		r = read_and_fan_out(run, err);
+	if (opts->after_write && !opts->verify_only) {
+		pthread_mutex_lock(&run->lock);
+		while (run->arrived < started)
+			pthread_cond_wait(&run->cond, &run->lock);
+		pthread_mutex_unlock(&run->lock);
+		opts->after_write(opts->hook_userdata);
+		pthread_mutex_lock(&run->lock);
+		run->hook_done = true;
+		pthread_cond_broadcast(&run->cond);
+		pthread_mutex_unlock(&run->lock);
+	}
+	for (size_t i = 0; i < run->n; i++)
+		if (run->workers[i].ctl_started) {
+			pthread_join(run->workers[i].ctl, NULL);
+			run->workers[i].ctl_started = false;
+		}
+	return r;
 }
 
 int burn_run(struct blockdev *source, const struct rangeset *map, struct burn_target *targets,
@@ -1023,6 +1390,7 @@ int burn_run(struct blockdev *source, const struct rangeset *map, struct burn_ta
 	struct rangeset plan = RANGESET_INIT;
 	struct worker *workers = NULL;
 	struct chunk_pool pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct run run = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 	uint64_t size = blockdev_size(source);
 	bool failed = false;
 	int r;
@@ -1087,23 +1455,23 @@ int burn_run(struct blockdev *source, const struct rangeset *map, struct burn_ta
 				report_done(&workers[i]);
 			}
 		}
-		r = run_pass(source, &plan, workers, n, PASS_WRITE, &opts, &pool, err);
-		if (r < 0)
-			goto out;
 	} else {
 		for (size_t i = 0; i < n; i++)
 			targets[i].state = BURN_TARGET_WRITTEN;
 	}
-	if (opts.after_write && !opts.verify_only)
-		opts.after_write(opts.hook_userdata);
-	if ((opts.verify || opts.verify_only) && !cancelled(&opts)) {
-		r = run_pass(source, &plan, workers, n, PASS_VERIFY, &opts, &pool, err);
-		if (r < 0)
-			goto out;
-	}
+	run.source = source;
+	run.plan = &plan;
+	run.opts = &opts;
+	run.pool = &pool;
+	run.workers = workers;
+	run.n = n;
+	run.total = rangeset_total(&plan);
+	r = run_targets(&run, err);
+	if (r < 0)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
-		if (workers[i].in_pass && cancelled(&opts) && (opts.verify || opts.verify_only) &&
-		    targets[i].verify != BURN_VERIFY_OK) {
+		if (targets[i].state == BURN_TARGET_WRITTEN && cancelled(&opts) &&
+		    (opts.verify || opts.verify_only) && targets[i].verify != BURN_VERIFY_OK) {
 			targets[i].state = BURN_TARGET_INCOMPLETE;
 			herd_error_set(&targets[i].error, EINTR, "interrupted before verify");
 		}
@@ -1117,6 +1485,7 @@ int burn_run(struct blockdev *source, const struct rangeset *map, struct burn_ta
 		r = herd_error_set(err, EIO, "some targets failed");
 out:
 	for (size_t i = 0; i < n; i++) {
+		queue_destroy(&workers[i].wq);
 		if (workers[i].fd >= 0)
 			close(workers[i].fd);
 		rangeset_free(&workers[i].diff);
@@ -1125,6 +1494,8 @@ out:
 		pthread_mutex_destroy(&workers[i].fail_lock);
 	}
 	free(workers);
+	free(run.digests);
+	free(run.digest_state);
 	rangeset_free(&plan);
 	chunk_pool_destroy(&pool);
 	return r;

@@ -10,15 +10,17 @@
  *
  * Fan-out: the calling thread is the one reader.  It reads each chunk
  * (opts->blocksize, default 4 MiB) of the shared source once into an
- * aligned, reference-counted buffer and hands it to one writer thread per
- * target through a bounded queue (opts->queue_depth chunks).  A target
- * whose view differs in a chunk gets a private copy read from its view.
- * The reader waits when a live target's queue is full, so the pass runs at
- * the pace of the slowest live target and memory stays bounded at about
- * (depth + 1) x blocksize x targets.  A target that fails is dropped at
- * once: its queue is drained, nobody waits on it again and the others go
- * on.
- *
+ * aligned, reference-counted buffer and hands it to every target through
+ * a bounded queue (opts->queue_depth chunks) served by the target's I/O
+ * threads.  A target whose view differs in a chunk gets a private copy
+ * read from its view.  Each target runs at its own speed: when a target's
+ * queue stays full while another target has nothing left to write, the
+ * slow one is detached and its own controller thread reads its remaining
+ * chunks itself (from the page cache as a rule: the reader read them
+ * moments ago), so a slow card never holds back the fast ones and memory
+ * stays bounded at about (depth + 1) x blocksize x targets.  A target that
+ * fails is dropped at once; the others go on.
+
  * Targets: a regular file (truncated to zero and then to the image size,
  * so every range not written reads back as zero; O_DIRECT writes where
  * the file system takes them, fsync at the end), a block device
@@ -29,21 +31,21 @@
  * target smaller than the source refuses the whole run before anything
  * is written.
  *
- * Hashing while writing (SHA-256, OpenSSL EVP): the reader hashes each
- * chunk once, and each target's `sha256` is the SHA-256 of the list of
- * its chunks' digests in offset order (a hash list, so shared chunks are
- * hashed once for all targets).  Verify (opts->verify) runs after every
- * target is written and flushed (so a card that wraps writes around, a
- * fake-capacity card, is caught): it re-reads exactly the written ranges
- * of each target, bypassing the page cache, and compares them byte for
- * byte with the source as the reader hands it out again (from the page
- * cache: the same ranges were just read); the first differing byte is
+ * Hashing while writing (SHA-256, OpenSSL EVP): each chunk of the shared
+ * source is hashed once, by whoever reads it first, and each target's
+ * `sha256` is the SHA-256 of the list of its chunks' digests in offset
+ * order (a hash list, so shared chunks are hashed once for all targets).
+ * Verify (opts->verify) runs for each target as soon as that target is
+ * written and flushed — after its last write, so a card that wraps writes
+ * around, a fake-capacity card, is caught: it re-reads exactly the
+ * written ranges, bypassing the page cache, and compares them byte for
+ * byte with the source (its view) read again; the first differing byte is
  * reported with its offset.  Each file or block-device target runs two
  * I/O threads (lanes) on one queue, so a request is in flight while the
  * other lane compares or waits; block devices are opened O_EXCL|O_DIRECT
  * and files get O_DIRECT too where the file system takes it (a buffered
  * file write left the whole image dirty in memory until the final fsync).
-
+ *
  * Cancel: when *opts->cancel becomes non-zero (a SIGINT handler), the
  * reader stops, writers stop after their current chunk, and every target
  * not finished is left BURN_TARGET_INCOMPLETE.
@@ -94,6 +96,8 @@ struct burn_target {
 	bool discard;		 /* BLKDISCARD the whole device first (block devices) */
 	/* Test hook: writes past this many bytes fail with EIO (0 = off). */
 	uint64_t fault_after;
+	/* Test hook: sleep this long before writing each chunk (a slow card). */
+	unsigned write_delay_us;
 
 	/* Output. */
 	enum burn_target_state state;
@@ -118,8 +122,9 @@ struct burn_options {
 	atomic_int *cancel;   /* lock-free: safe from a signal handler and threads */
 	burn_progress_fn progress;
 	void *userdata;
-	/* Test hook: called on the caller's thread after the write pass
-	 * (targets flushed), before the verify pass.  NULL = none. */
+	/* Test hook: called on the caller's thread once every target is
+	 * written and flushed, before any verifies (with the hook set, the
+	 * targets wait for each other at that point).  NULL = none. */
 	void (*after_write)(void *hook_userdata);
 	void *hook_userdata;
 };
