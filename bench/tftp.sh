@@ -7,9 +7,20 @@
 #   C. 200 clients x LOSS_MIB MiB with `tc netem loss 2%` on the server's
 #      veth: every file intact (cmp), in <= 1.5x herd's lossless time.
 # dnsmasq runs with --tftp-max raised to the client count.  Aggregate
-# MiB/s = clients x size / wall time from first start to last finish; the
-# CPU seconds each server used (last round) are printed too, since on a
-# shared machine the clients' own CPU use bounds both servers alike.
+# MiB/s = clients x size / wall time from first start to last finish.
+#
+# The clients share this machine's CPUs with the server, so the CPU
+# seconds of each side (last round) are printed too: the clients' own
+# CPU time bounds what any server can reach here ("bound": the MiB/s a
+# server costing nothing would allow, clients' CPU spread over every
+# CPU), and so bounds the ratio.  On a veth pair the receiving side's
+# kernel work (IP/UDP input, waking the reader) runs in the sender's
+# context, so each server's CPU includes its clients' receive path.
+#   A'. B'. the same two cases with one light client process
+#       (tests/net/tftp_load: every transfer on its own socket, one epoll
+#       loop, each block compared with the file) instead of N curls: the
+#       clients then cost little and the server's own cost per packet
+#       decides — closer to N separate boards than N curls on 2 CPUs.
 # Usage: bench/tftp.sh [BUILD_DIR]  (default build/release; as root)
 # Env: LOSS_MIB (default 8), SKIP_LOSS=1, ROUNDS (default 1: median of N).
 set -uo pipefail
@@ -23,8 +34,9 @@ fi
 if [ ! -x "$build/src/herd/herd" ]; then
 	meson setup "$build" -Dbuildtype=release -Dintegration=false >/dev/null
 fi
-ninja -C "$build" src/herd/herd >/dev/null || exit 1
+ninja -C "$build" src/herd/herd tests/net/tftp_load >/dev/null || exit 1
 herd=$build/src/herd/herd
+load=$build/tests/net/tftp_load
 loss_mib=${LOSS_MIB:-8}
 rounds=${ROUNDS:-1}
 
@@ -34,8 +46,10 @@ NS_C=herd-t-$id-bc
 SRV=10.232.7.1
 work=$(mktemp -d)
 server_pid=
+cg=
 cleanup() {
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+	[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
 	ip netns del "$NS_S" 2>/dev/null
 	ip netns del "$NS_C" 2>/dev/null
 	rm -rf "$work"
@@ -94,19 +108,57 @@ stop_server() {
 	server_pid=
 }
 
-# clients N FILE CHECK — N concurrent curls; prints wall ms, or fails.
+# The clients run in a CPU-accounting cgroup (v1 cpuacct or v2), so
+# their CPU time can be read: clients_cpu prints it in seconds.
+if [ -d /sys/fs/cgroup/cpuacct ]; then
+	cg=/sys/fs/cgroup/cpuacct/herd-bench-$$
+elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+	cg=/sys/fs/cgroup/herd-bench-$$
+fi
+[ -n "$cg" ] && ! mkdir "$cg" 2>/dev/null && cg=
+clients_cpu() {
+	if [ -z "$cg" ]; then
+		echo "?"
+	elif [ -f "$cg/cpuacct.usage" ]; then
+		awk '{printf "%.2f", $1 / 1e9}' "$cg/cpuacct.usage"
+	else
+		awk '$1 == "usage_usec" {printf "%.2f", $2 / 1e6}' "$cg/cpu.stat"
+	fi
+}
+# in_clients CMD... — run CMD in the client namespace and cgroup.
+in_clients() {
+	sh -c '[ -z "$0" ] || echo $$ >"$0/cgroup.procs"; exec "$@"' "$cg" \
+		ip netns exec "$NS_C" "$@"
+}
+
+# clients N FILE CHECK — N concurrent curls (or with CLIENT=load, one
+# tftp_load process running N transfers); prints wall ms, or fails.
 # CHECK=cmp compares every download with the original (needed under
 # loss); otherwise the byte count curl reports is checked.
 clients() {
 	local n=$1 file=$2 check=${3:-size} size t0 t1 bad=0 i
 	size=$(stat -c %s "$work/root/$file")
 	rm -f "$work/out/"*
+	if [ "${CLIENT:-curl}" = load ]; then
+		# Every block is compared with the file (-c); exit 0 = all intact.
+		t0=$(date +%s%N)
+		if ! in_clients "$load" -c "$work/root/$file" "$SRV" "$file" "$n" >"$work/out/load" \
+			2>"$work/out/load.err"; then
+			t1=$(date +%s%N)
+			echo "bench: $server_name: tftp_load: $(tail -1 "$work/out/load.err")" >&2
+			echo $(((t1 - t0) / 1000000)) FAIL
+			return 1
+		fi
+		t1=$(date +%s%N)
+		echo $(((t1 - t0) / 1000000))
+		return 0
+	fi
 	t0=$(date +%s%N)
 	for ((i = 0; i < n; i++)); do
 		if [ "$check" = cmp ]; then
-			ip netns exec "$NS_C" sh -c "curl -s --tftp-blksize 1468 tftp://$SRV/$file | cmp -s - '$work/root/$file' && echo ok >'$work/out/$i'" &
+			in_clients sh -c "curl -s --tftp-blksize 1468 tftp://$SRV/$file | cmp -s - '$work/root/$file' && echo ok >'$work/out/$i'" &
 		else
-			ip netns exec "$NS_C" curl -s --tftp-blksize 1468 -o /dev/null \
+			in_clients curl -s --tftp-blksize 1468 -o /dev/null \
 				-w '%{size_download}\n' "tftp://$SRV/$file" >"$work/out/$i" &
 		fi
 	done
@@ -131,15 +183,22 @@ mibps() { awk -v n="$1" -v mib="$2" -v ms="$3" 'BEGIN{printf "%.1f", n * mib / (
 
 median_of() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
+# cpu_delta BEFORE AFTER
+cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN{if (a == "?" || b == "?") print "?"; else printf "%.2f", b - a}'; }
+
 run_case() { # NAME N FILE MIB TARGET
-	local name=$1 n=$2 file=$3 mib=$4 target=$5 h=() d=() hm dm hr dr r hc dc
+	local name=$1 n=$2 file=$3 mib=$4 target=$5 h=() d=() hm dm hr dr r hc dc c0 hcl dcl bound
 	for ((r = 0; r < rounds; r++)); do
 		start_herd
+		c0=$(clients_cpu)
 		h+=("$(clients "$n" "$file")")
+		hcl=$(cpu_delta "$c0" "$(clients_cpu)")
 		hc=$(server_cpu)
 		stop_server
 		start_dnsmasq "$n"
+		c0=$(clients_cpu)
 		d+=("$(clients "$n" "$file")")
+		dcl=$(cpu_delta "$c0" "$(clients_cpu)")
 		dc=$(server_cpu)
 		stop_server
 	done
@@ -147,14 +206,22 @@ run_case() { # NAME N FILE MIB TARGET
 	dm=$(median_of "${d[@]%% *}")
 	hr=$(mibps "$n" "$mib" "$hm")
 	dr=$(mibps "$n" "$mib" "$dm")
-	printf '%-14s herd %6s MiB/s (%6s ms, %5s s CPU)   dnsmasq %6s MiB/s (%6s ms, %5s s CPU)   ratio %s (target >= %s)%s\n' \
-		"$name" "$hr" "$hm" "$hc" "$dr" "$dm" "$dc" "$(ratio "$hr" "$dr")" "$target" \
+	printf '%-16s herd %6s MiB/s (%6s ms, CPU %5s s, clients %5s s)   dnsmasq %6s MiB/s (%6s ms, CPU %5s s, clients %5s s)   ratio %s (target >= %s)%s\n' \
+		"$name" "$hr" "$hm" "$hc" "$hcl" "$dr" "$dm" "$dc" "$dcl" "$(ratio "$hr" "$dr")" "$target" \
 		"$([[ "${h[*]} ${d[*]}" == *FAIL* ]] && echo "  [incomplete downloads]")"
+	if [ "$hcl" != "?" ]; then
+		bound=$(awk -v n="$n" -v mib="$mib" -v cpus="$(nproc)" -v c="$hcl" \
+			'BEGIN{printf "%.1f", (c > 0 ? n * mib * cpus / c : 0)}')
+		printf '%-16s bound: the clients alone used %s CPU-s for %s MiB: with %s CPUs no server can pass %s MiB/s here, %s x dnsmasq\n' \
+			"" "$hcl" "$((n * mib))" "$(nproc)" "$bound" "$(ratio "$bound" "$dr")"
+	fi
 }
 
 echo "bench/tftp.sh: $(nproc) CPUs, load: $(uptime | sed 's/.*load average: //')"
 run_case "20 x 16 MiB" 20 f16 16 2
 run_case "100 x 8 MiB" 100 f8 8 4
+CLIENT=load run_case "20 x 16 MiB load" 20 f16 16 2
+CLIENT=load run_case "100 x 8 MiB load" 100 f8 8 4
 
 if [ -z "${SKIP_LOSS:-}" ]; then
 	start_herd
