@@ -105,18 +105,23 @@ elif grep -qw io /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
 	echo +io >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 	cg=/sys/fs/cgroup/herd-bench-$$
 fi
+# throttle DEV WRITE_BPS READ_BPS — the bandwidth of one card.
+throttle() {
+	local mm
+	mm=$(lsblk -dno MAJ:MIN "$1" | tr -d ' ')
+	if [ -f "$cg/blkio.throttle.write_bps_device" ]; then
+		echo "$mm $2" >"$cg/blkio.throttle.write_bps_device"
+		echo "$mm $3" >"$cg/blkio.throttle.read_bps_device"
+	else
+		echo "$mm wbps=$2 rbps=$3" >"$cg/io.max"
+	fi
+}
 if [ -n "$cg" ] && mkdir "$cg" 2>/dev/null; then
 	for i in 1 2 3 4; do
 		truncate -s "$(stat -c %s "$img")" "$work/card$i"
 		l=$(losetup -f --show --direct-io=on "$work/card$i")
 		loops+=("$l")
-		mm=$(lsblk -dno MAJ:MIN "$l" | tr -d ' ')
-		if [ -f "$cg/blkio.throttle.write_bps_device" ]; then
-			echo "$mm $card_w" >"$cg/blkio.throttle.write_bps_device"
-			echo "$mm $card_r" >"$cg/blkio.throttle.read_bps_device"
-		else
-			echo "$mm wbps=$card_w rbps=$card_r" >"$cg/io.max"
-		fi
+		throttle "$l" "$card_w" "$card_r"
 	done
 	# in_cg CMD... — run CMD inside the throttling cgroup.
 	in_cg() { sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"; }
@@ -129,13 +134,7 @@ if [ -n "$cg" ] && mkdir "$cg" 2>/dev/null; then
 		"$(awk -v a="$c1" 'BEGIN{printf "%.3f", a * 1.3}')"
 	# One slow card (half the bandwidth) among the four: the fast ones'
 	# own write + verify time, from herd's --json report.
-	mm=$(lsblk -dno MAJ:MIN "${loops[3]}" | tr -d ' ')
-	if [ -f "$cg/blkio.throttle.write_bps_device" ]; then
-		echo "$mm $((card_w / 2))" >"$cg/blkio.throttle.write_bps_device"
-		echo "$mm $((card_r / 2))" >"$cg/blkio.throttle.read_bps_device"
-	else
-		echo "$mm wbps=$((card_w / 2)) rbps=$((card_r / 2))" >"$cg/io.max"
-	fi
+	throttle "${loops[3]}" $((card_w / 2)) $((card_r / 2))
 	eval "$drop"
 	in_cg "$herd" -q --json burn "$img" --device "$(IFS=,; echo "${loops[*]}")" --yes --force \
 		>"$work/slow.json"
