@@ -2,7 +2,8 @@
 # tftp.sh — herd serve's TFTP and HTTP against real clients, in two network
 # namespaces joined by a veth pair (nothing leaves them):
 #   tftp-hpa, atftp (blksize, tsize, windowsize 8), busybox tftp and curl
-#   fetch files intact, with and without options; a 33 MiB file with
+#   fetch files intact, with and without options; 50 transfers at once
+#   (tests/net/tftp_load) and the per-client limit; a 33 MiB file with
 #   blksize 512 (block numbers roll over past 65535); a file from an image's
 #   boot partition compared with mtools' copy; per-serial fallback;
 #   refused and ignored packets (traversal, absolute paths, symlinks out of
@@ -162,6 +163,29 @@ check_file "serial's own config.txt" 1234abcd/config.txt "$DL/x"
 rm -f "$DL/x"
 in_c curl -s -o "$DL/x" "tftp://$SRV/1234abcd/medium.bin"
 check_file "serial falls back to shared medium.bin" medium.bin "$DL/x"
+
+# Many at once: 50 transfers of medium.bin from one client process
+# (tests/net/tftp_load, every block compared with the file), in lock step
+# and with windowsize 4; then 70 at once, past the per-client limit of 64:
+# 64 complete intact and 6 are refused with an error packet.
+LOAD=${HERD_BUILD_ROOT:?}/tests/net/tftp_load
+for w in 1 4; do
+	TESTS_RUN=$((TESTS_RUN + 1))
+	out=$(in_c "$LOAD" -w "$w" -c "$ROOT/medium.bin" "$SRV" medium.bin 50 2>&1) ||
+		fail "50 concurrent transfers, windowsize $w: $out"
+	case $out in
+	"50 transfers, 50 ok, 150000000 bytes"*) ;;
+	*) fail "50 concurrent transfers, windowsize $w: $out" ;;
+	esac
+done
+TESTS_RUN=$((TESTS_RUN + 1))
+out=$(in_c "$LOAD" -c "$ROOT/medium.bin" "$SRV" medium.bin 70 2>&1)
+case $out in
+*"70 transfers, 64 ok, 192000000 bytes"*) ;;
+*) fail "70 transfers past the per-client limit: $out" ;;
+esac
+[ "$(grep -c "server error: too many transfers" <<<"$out")" = 6 ] ||
+	fail "70 transfers: 6 should be refused with 'too many transfers': $out"
 
 # ---- bad input: refused or ignored, with a log line ----
 probe() { # CASE WANT [LOG FRAGMENT]

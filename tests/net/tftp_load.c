@@ -99,26 +99,30 @@ static void send_ack(struct xfer *x, uint64_t block)
 	transmit(x);
 }
 
-static size_t put_option(uint8_t *p, size_t at, const char *name, unsigned long value)
+/* Append "NAME\0VALUE\0" (RFC 2347) at `at`; the RRQ fits: main() limits
+ * the file name so that every option does. */
+static size_t put_option(uint8_t *p, size_t cap, size_t at, const char *name, unsigned long value)
 {
-	at += (size_t)sprintf((char *)p + at, "%s", name) + 1;
-	at += (size_t)sprintf((char *)p + at, "%lu", value) + 1;
-	return at;
+	int n = snprintf((char *)p + at, cap - at, "%s%c%lu", name, 0, value);
+
+	return at + (size_t)n + 1;
 }
 
 static void send_rrq(struct xfer *x, const char *file, uint32_t blksize, uint32_t windowsize)
 {
 	uint8_t *p = x->last_sent;
-	size_t at = 2;
+	size_t cap = sizeof(x->last_sent), at = 2, len = strlen(file);
 
 	p[0] = 0;
 	p[1] = OP_RRQ;
-	at += (size_t)sprintf((char *)p + at, "%s", file) + 1;
-	at += (size_t)sprintf((char *)p + at, "octet") + 1;
-	at = put_option(p, at, "blksize", blksize);
-	at = put_option(p, at, "tsize", 0);
+	memcpy(p + at, file, len + 1);
+	at += len + 1;
+	memcpy(p + at, "octet", sizeof("octet"));
+	at += sizeof("octet");
+	at = put_option(p, cap, at, "blksize", blksize);
+	at = put_option(p, cap, at, "tsize", 0);
 	if (windowsize > 1)
-		at = put_option(p, at, "windowsize", windowsize);
+		at = put_option(p, cap, at, "windowsize", windowsize);
 	x->last_len = at;
 	transmit(x);
 }
@@ -258,7 +262,8 @@ int main(int argc, char **argv)
 	if (argc - optind != 3)
 		usage();
 	count = strtol(argv[optind + 2], NULL, 10);
-	if (count < 1 || count > 10000 || blksize < 8 || blksize > 65464 || windowsize < 1 ||
+	/* The RRQ with its options must fit in last_sent (and one packet). */
+	if (strlen(argv[optind + 1]) > 400 || count < 1 || count > 10000 || blksize < 8 || blksize > 65464 || windowsize < 1 ||
 	    windowsize > 65535 || !timeout_ms || !port || port > 65535)
 		usage();
 	server = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
