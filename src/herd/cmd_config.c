@@ -163,40 +163,25 @@ static int show_run(struct cli *cli, int argc, char **argv)
 	    CLI_COMMON_OPTIONS,
 	};
 	struct herd_settings overrides, resolved;
-	struct herd_error err = {0};
 	const char *config = NULL, *host = NULL;
-	int opt, r, rc;
+	int opt, rc;
 
 	if (settings_cli_options(own, ELEMENTSOF(own), options, ELEMENTSOF(options)) < 0)
 		return cli_fail("config show: too many options");
 
 	settings_init(&overrides);
-	while ((opt = getopt_long(argc, argv, CLI_OPTSTRING("c:"), options, NULL)) != -1) {
-		if (opt == 'h') {
-			show_usage(stdout);
-			settings_free(&overrides);
-			return EXIT_OK;
-		}
-		r = settings_cli_parse(opt, optarg, &overrides, &err);
-		if (r < 0) {
-			settings_free(&overrides);
-			return cli_usage_error(cli, "%s", herd_error_message(&err));
-		}
-		if (r > 0)
-			continue;
-		if (opt == 'c') {
+	const struct settings_cli_getopt g = {
+	    &config_show, show_usage, CLI_OPTSTRING("c:"), options, &overrides, argc, argv,
+	};
+	while ((opt = settings_cli_next(cli, &g, &rc)) > 0) {
+		if (opt == 'c')
 			config = optarg;
-			continue;
-		}
-		if (opt == 'H') {
+		else if (opt == 'H')
 			host = optarg;
-			continue;
-		}
-		rc = common(cli, &config_show, opt, argv);
-		if (rc >= 0) {
-			settings_free(&overrides);
-			return rc;
-		}
+	}
+	if (opt == SETTINGS_CLI_EXIT) {
+		settings_free(&overrides);
+		return rc;
 	}
 	if (optind < argc) {
 		settings_free(&overrides);
