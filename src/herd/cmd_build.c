@@ -356,45 +356,26 @@ static int run(struct cli *cli, int argc, char **argv)
 	};
 	struct option options[96];
 	struct herd_settings overrides;
-	struct herd_error err = {0};
 	struct build_args a = {0};
-	int opt, r, rc;
+	int opt, rc;
 
 	if (settings_cli_options(own, ELEMENTSOF(own), options, ELEMENTSOF(options)) < 0)
 		return cli_fail("build: too many options");
 	settings_init(&overrides);
-	while ((opt = getopt_long(argc, argv, CLI_OPTSTRING("c:o:j:"), options, NULL)) != -1) {
-		if (opt == 'h') {
-			usage(stdout);
+	const struct settings_cli_getopt g = {
+	    &cmd_build, usage, CLI_OPTSTRING("c:o:j:"), options, &overrides, argc, argv,
+	};
+	while ((opt = settings_cli_next(cli, &g, &rc)) > 0) {
+		/* parse_option(): 0 taken, -1 not its own, > 0 the exit code. */
+		rc = parse_option(cli, &a, opt, optarg);
+		if (rc > 0) {
 			settings_free(&overrides);
-			return EXIT_OK;
+			return rc;
 		}
-		r = settings_cli_parse(opt, optarg, &overrides, &err);
-		if (r < 0) {
-			settings_free(&overrides);
-			return cli_usage_error(cli, "%s", herd_error_message(&err));
-		}
-		if (r > 0)
-			continue;
-		r = parse_option(cli, &a, opt, optarg);
-		if (r >= 0) {
-			if (r > 0) {
-				settings_free(&overrides);
-				return r;
-			}
-			continue;
-		}
-		switch (cli_common_option(cli, &cmd_build, opt, argv)) {
-		case CLI_HANDLED:
-		case CLI_NOT_COMMON:
-			continue;
-		case CLI_HELP_SHOWN:
-			settings_free(&overrides);
-			return EXIT_OK;
-		case CLI_BAD_OPTION:
-			settings_free(&overrides);
-			return EXIT_USAGE;
-		}
+	}
+	if (opt == SETTINGS_CLI_EXIT) {
+		settings_free(&overrides);
+		return rc;
 	}
 	rc = EXIT_USAGE;
 	if (!a.config)

@@ -954,7 +954,6 @@ static int burn_run_cmd(struct cli *cli, int argc, char **argv)
 	};
 	struct option options[128];
 	struct burn_args a = {.verify = true, .blocksize = BURN_DEFAULT_BLOCKSIZE};
-	struct herd_error err = {0};
 	struct store_entry *entry = NULL;
 	char *image_path = NULL;
 	int opt, r = -1;
@@ -962,41 +961,16 @@ static int burn_run_cmd(struct cli *cli, int argc, char **argv)
 	if (settings_cli_options(own, ELEMENTSOF(own), options, ELEMENTSOF(options)) < 0)
 		return cli_fail("burn: too many options");
 	settings_init(&a.overrides);
-	while (r < 0 &&
-	       (opt = getopt_long(argc, argv, CLI_OPTSTRING("d:c:ny"), options, NULL)) != -1) {
-		int s;
-		if (opt == 'h') {
-			usage(stdout);
-			r = EXIT_OK;
-			break;
-		}
-		s = settings_cli_parse(opt, optarg, &a.overrides, &err);
-		if (s < 0) {
-			r = cli_usage_error(cli, "%s", herd_error_message(&err));
-			break;
-		}
-		if (s > 0)
-			continue;
+	const struct settings_cli_getopt g = {
+	    &cmd_burn, usage, CLI_OPTSTRING("d:c:ny"), options, &a.overrides, argc, argv,
+	};
+	while ((opt = settings_cli_next(cli, &g, &r)) > 0) {
+		/* burn_option(): 0 taken, -1 not its own, > 0 the exit code. */
 		r = burn_option(cli, &a, opt, optarg);
 		if (r > 0)
-			break;
-		if (r == 0) {
-			r = -1;
-			continue;
-		}
-		switch (cli_common_option(cli, &cmd_burn, opt, argv)) {
-		case CLI_HANDLED:
-		case CLI_NOT_COMMON:
-			continue;
-		case CLI_HELP_SHOWN:
-			r = EXIT_OK;
-			break;
-		case CLI_BAD_OPTION:
-			r = EXIT_USAGE;
-			break;
-		}
+			goto out;
 	}
-	if (r >= 0)
+	if (opt == SETTINGS_CLI_EXIT)
 		goto out;
 	if (optind + 1 != argc) {
 		r = cli_usage_error(cli, optind >= argc ? "missing IMAGE" : "too many arguments");

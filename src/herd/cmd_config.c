@@ -138,22 +138,6 @@ static int print_settings(struct cli *cli, const char *host, const struct herd_s
 	return EXIT_OK;
 }
 
-/* Handle a common option; returns -1 to go on, else the exit status. */
-static int common(struct cli *cli, const struct cli_command *cmd, int opt, char **argv)
-{
-	switch (cli_common_option(cli, cmd, opt, argv)) {
-	case CLI_HANDLED:
-		return -1;
-	case CLI_HELP_SHOWN:
-		return EXIT_OK;
-	case CLI_BAD_OPTION:
-		return EXIT_USAGE;
-	case CLI_NOT_COMMON:
-		break;
-	}
-	return -1;
-}
-
 static int show_run(struct cli *cli, int argc, char **argv)
 {
 	struct option options[80];
@@ -163,40 +147,25 @@ static int show_run(struct cli *cli, int argc, char **argv)
 	    CLI_COMMON_OPTIONS,
 	};
 	struct herd_settings overrides, resolved;
-	struct herd_error err = {0};
 	const char *config = NULL, *host = NULL;
-	int opt, r, rc;
+	int opt, rc;
 
 	if (settings_cli_options(own, ELEMENTSOF(own), options, ELEMENTSOF(options)) < 0)
 		return cli_fail("config show: too many options");
 
 	settings_init(&overrides);
-	while ((opt = getopt_long(argc, argv, CLI_OPTSTRING("c:"), options, NULL)) != -1) {
-		if (opt == 'h') {
-			show_usage(stdout);
-			settings_free(&overrides);
-			return EXIT_OK;
-		}
-		r = settings_cli_parse(opt, optarg, &overrides, &err);
-		if (r < 0) {
-			settings_free(&overrides);
-			return cli_usage_error(cli, "%s", herd_error_message(&err));
-		}
-		if (r > 0)
-			continue;
-		if (opt == 'c') {
+	const struct settings_cli_getopt g = {
+	    &config_show, show_usage, CLI_OPTSTRING("c:"), options, &overrides, argc, argv,
+	};
+	while ((opt = settings_cli_next(cli, &g, &rc)) > 0) {
+		if (opt == 'c')
 			config = optarg;
-			continue;
-		}
-		if (opt == 'H') {
+		else if (opt == 'H')
 			host = optarg;
-			continue;
-		}
-		rc = common(cli, &config_show, opt, argv);
-		if (rc >= 0) {
-			settings_free(&overrides);
-			return rc;
-		}
+	}
+	if (opt == SETTINGS_CLI_EXIT) {
+		settings_free(&overrides);
+		return rc;
 	}
 	if (optind < argc) {
 		settings_free(&overrides);
@@ -210,11 +179,18 @@ static int show_run(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* cli_parse() callback of config hosts: --config is its one option. */
+static int hosts_option(struct cli *cli, void *ctx, int opt, const char *arg)
+{
+	if (opt == 'c')
+		*(const char **)ctx = arg;
+	return 0;
+}
+
 static int hosts_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"config", required_argument, NULL, 'c'},
-	    CLI_COMMON_OPTIONS,
 	    {0},
 	};
 	const struct settings_key *ipaddr = settings_key_find("ipaddr");
@@ -223,17 +199,10 @@ static int hosts_run(struct cli *cli, int argc, char **argv)
 	const char *config = NULL;
 	struct table *t = NULL;
 	json_t *list = NULL;
-	int opt, rc;
+	int rc = cli_parse(cli, &config_hosts, argc, argv, "c:", options, hosts_option, &config);
 
-	while ((opt = getopt_long(argc, argv, CLI_OPTSTRING("c:"), options, NULL)) != -1) {
-		if (opt == 'c') {
-			config = optarg;
-			continue;
-		}
-		rc = common(cli, &config_hosts, opt, argv);
-		if (rc >= 0)
-			return rc;
-	}
+	if (rc >= 0)
+		return rc;
 	if (optind < argc)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
 	if (!config)

@@ -114,43 +114,25 @@ static int run(struct cli *cli, int argc, char **argv)
 		return cli_fail("customize: too many options");
 
 	settings_init(&overrides);
-	while ((opt = getopt_long(argc, argv, CLI_OPTSTRING("c:n"), options, NULL)) != -1) {
-		if (opt == 'h') {
-			usage(stdout);
-			settings_free(&overrides);
-			return EXIT_OK;
-		}
-		r = settings_cli_parse(opt, optarg, &overrides, &err);
-		if (r < 0) {
-			settings_free(&overrides);
-			return cli_usage_error(cli, "%s", herd_error_message(&err));
-		}
-		if (r > 0)
-			continue;
+	const struct settings_cli_getopt g = {
+	    &cmd_customize, usage, CLI_OPTSTRING("c:n"), options, &overrides, argc, argv,
+	};
+	while ((opt = settings_cli_next(cli, &g, &rc)) > 0) {
 		switch (opt) {
 		case 'c':
 			config = optarg;
-			continue;
+			break;
 		case 'H':
 			host = optarg;
-			continue;
+			break;
 		case 'n':
 			dryrun = true;
-			continue;
-		default:
 			break;
 		}
-		switch (cli_common_option(cli, &cmd_customize, opt, argv)) {
-		case CLI_HANDLED:
-		case CLI_NOT_COMMON:
-			continue;
-		case CLI_HELP_SHOWN:
-			settings_free(&overrides);
-			return EXIT_OK;
-		case CLI_BAD_OPTION:
-			settings_free(&overrides);
-			return EXIT_USAGE;
-		}
+	}
+	if (opt == SETTINGS_CLI_EXIT) {
+		settings_free(&overrides);
+		return rc;
 	}
 	if (optind >= argc) {
 		settings_free(&overrides);

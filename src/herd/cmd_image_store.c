@@ -117,6 +117,20 @@ static int open_store(const struct store_args *a, struct store **ret)
 	return -1;
 }
 
+/* The start of ls and versions, which take no operand: the store options,
+ * then the store opened.  Returns -1 with *ret set, else the exit code. */
+static int parse_and_open_store(struct cli *cli, const struct cli_command *cmd, int argc,
+				char **argv, struct store_args *a, struct store **ret)
+{
+	int r = cli_parse(cli, cmd, argc, argv, "", store_options, store_option, a);
+
+	if (r >= 0)
+		return r;
+	if (optind != argc)
+		return cli_usage_error(cli, "too many arguments");
+	return open_store(a, ret);
+}
+
 static void format_time(int64_t t, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
@@ -380,13 +394,8 @@ static int image_ls_run(struct cli *cli, int argc, char **argv)
 	struct store_entry_info *list = NULL;
 	struct store *s = NULL;
 	size_t n = 0;
-	int r = cli_parse(cli, &cmd_image_ls, argc, argv, "", store_options, store_option, &a);
+	int r = parse_and_open_store(cli, &cmd_image_ls, argc, argv, &a, &s);
 
-	if (r >= 0)
-		return r;
-	if (optind != argc)
-		return cli_usage_error(cli, "too many arguments");
-	r = open_store(&a, &s);
 	if (r >= 0)
 		return r;
 	if (store_list(s, &list, &n, &err) < 0) {
@@ -440,14 +449,8 @@ static int image_versions_run(struct cli *cli, int argc, char **argv)
 	struct herd_error err = {0};
 	struct store_os_list list = {0};
 	struct store *s = NULL;
-	int r =
-	    cli_parse(cli, &cmd_image_versions, argc, argv, "", store_options, store_option, &a);
+	int r = parse_and_open_store(cli, &cmd_image_versions, argc, argv, &a, &s);
 
-	if (r >= 0)
-		return r;
-	if (optind != argc)
-		return cli_usage_error(cli, "too many arguments");
-	r = open_store(&a, &s);
 	if (r >= 0)
 		return r;
 	if (store_os_list_load(s, a.os_list ? a.os_list : getenv("HERD_OS_LIST"), a.refresh, &list,

@@ -1,6 +1,7 @@
 /*
  * settings_cli.c — getopt long options generated from the settings
- * registry (see settings_cli.h), and the password prompt.
+ * registry (see settings_cli.h), the option loop the settings-taking
+ * commands share (settings_cli_next), and the password prompt.
  *
  * Paths given on the command line are the shell's: relative to the
  * current directory, "~/" expanded with HOME (for --sshkey=~/k.pub, which
@@ -179,6 +180,46 @@ int settings_cli_options(const struct option *own, size_t own_count, struct opti
 		return r;
 	buf[own_count + (size_t)r] = (struct option){0};
 	return 0;
+}
+
+int settings_cli_next(struct cli *cli, const struct settings_cli_getopt *g, int *ret_exit)
+{
+	struct herd_error err = {0};
+	int opt, r;
+
+	while ((opt = getopt_long(g->argc, g->argv, g->optstring, g->options, NULL)) != -1) {
+		/* Before cli_common_option(): its --help prints cmd->usage,
+		 * which lacks the Settings section. */
+		if (opt == 'h') {
+			g->usage(stdout);
+			*ret_exit = EXIT_OK;
+			return SETTINGS_CLI_EXIT;
+		}
+		r = settings_cli_parse(opt, optarg, g->overrides, &err);
+		if (r < 0) {
+			*ret_exit = cli_usage_error(cli, "%s", herd_error_message(&err));
+			return SETTINGS_CLI_EXIT;
+		}
+		if (r > 0)
+			continue;
+		/* No command's own option uses a common letter ('J', 'v',
+		 * 'q') or getopt's '?' / ':', so taking these first is the
+		 * same as asking the command first. */
+		switch (cli_common_option(cli, g->cmd, opt, g->argv)) {
+		case CLI_HANDLED:
+			continue;
+		case CLI_HELP_SHOWN:
+			*ret_exit = EXIT_OK;
+			return SETTINGS_CLI_EXIT;
+		case CLI_BAD_OPTION:
+			*ret_exit = EXIT_USAGE;
+			return SETTINGS_CLI_EXIT;
+		case CLI_NOT_COMMON:
+			break;
+		}
+		return opt;
+	}
+	return SETTINGS_CLI_END;
 }
 
 /* One line from fd into buf (without the newline); the line must fit.

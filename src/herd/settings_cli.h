@@ -9,12 +9,11 @@
  * Use:
  *   struct option opts[96];
  *   settings_cli_options(own, ELEMENTSOF(own), opts, ELEMENTSOF(opts));
- *   while ((opt = getopt_long(...)) != -1) {
- *           int r = settings_cli_parse(opt, optarg, &overrides, &err);
- *           if (r > 0) continue;            // was a settings flag
- *           if (r < 0) usage error with err  // bad value
- *           ...
- *   }
+ *   struct settings_cli_getopt g = {&cmd, usage, CLI_OPTSTRING("c:"), opts,
+ *                                   &overrides, argc, argv};
+ *   while ((opt = settings_cli_next(cli, &g, &rc)) > 0)
+ *           switch (opt) { ... the command's own options ... }
+ *   if (opt == SETTINGS_CLI_EXIT) { free overrides; return rc; }
  *   rc = settings_cli_resolve(cli, config, host, &overrides, &resolved);
  *
  * Option values are SETTINGS_CLI_OPT_BASE and up, clear of any character
@@ -56,6 +55,41 @@ struct cli;
  * Returns 0, or -ENOBUFS when cap is too small. */
 int settings_cli_options(const struct option *own, size_t own_count, struct option *buf,
 			 size_t cap);
+
+/*
+ * The option loop every settings-taking command runs, in one place, so
+ * --help, the settings flags and the common flags behave the same in all
+ * of them.  The fields are the getopt_long() arguments plus what the loop
+ * needs besides: `usage` prints the command's full help (its text and the
+ * generated Settings section: `cmd->usage` alone lacks the latter), `cmd`
+ * names the command in the common flags' messages.
+ */
+struct settings_cli_getopt {
+	const struct cli_command *cmd;
+	void (*usage)(FILE *out);
+	const char *optstring;		 /* CLI_OPTSTRING("...") */
+	const struct option *options;	 /* from settings_cli_options() */
+	struct herd_settings *overrides; /* receives the settings flags */
+	int argc;
+	char **argv;
+};
+
+enum {
+	SETTINGS_CLI_END = -1,	/* options done: operands start at optind */
+	SETTINGS_CLI_EXIT = -2, /* the command returns *ret_exit now */
+};
+
+/*
+ * Next getopt_long() result that is the command's own option (> 0, its
+ * value in optarg).  On the way it handles -h/--help (usage on stdout,
+ * exit 0), the settings flags (into g->overrides; a bad value is a usage
+ * error, exit 2) and the common flags (--json, -v, -q; an unknown option
+ * or a missing value is a usage error, exit 2).  Returns SETTINGS_CLI_END
+ * after the last option, or SETTINGS_CLI_EXIT with *ret_exit set (any
+ * message already printed); *ret_exit is written only then.  Never frees
+ * g->overrides: the caller does on every path.
+ */
+int settings_cli_next(struct cli *cli, const struct settings_cli_getopt *g, int *ret_exit);
 
 /*
  * One host's settings, resolved the way every settings-taking command does
