@@ -101,11 +101,16 @@ static void test_overflow(void **state)
 	/* 2^64: no 64-bit first-pos is that large, so it is past any end */
 	expect("bytes=18446744073709551616-", 100, -1, 0, 0);
 	expect("bytes=99999999999999999999999999999999-", 100, -1, 0, 0);
-	/* a last-pos or suffix past 2^64 is refused today */
-	expect("bytes=0-18446744073709551616", 100, -1, 0, 0);
-	expect("bytes=-99999999999999999999999999999999", 100, -1, 0, 0);
-	/* so are more than 23 digits, even small numbers with leading zeros */
-	expect("bytes=000000000000000000000000001-5", 100, -1, 0, 0);
+	/* A last-pos or suffix past 2^64 is past any end: to the end, the
+	 * whole file (section 14.1.1).  These were refused with 416 before. */
+	expect("bytes=0-18446744073709551616", 100, 1, 0, 99);
+	expect("bytes=5-99999999999999999999999999999999", 100, 1, 5, 99);
+	expect("bytes=-18446744073709551616", 100, 1, 0, 99);
+	expect("bytes=-99999999999999999999999999999999", 100, 1, 0, 99);
+	/* Leading zeros are digits, however many (were refused past 23). */
+	expect("bytes=000000000000000000000000001-000000000000000000000000005", 100, 1, 1, 5);
+	expect("bytes=-0000000000000000000000000000000000000001", 100, 1, 99, 99);
+	expect("bytes=-00000000000000000000000000000", 100, -1, 0, 0);
 }
 
 static void test_ignored(void **state)

@@ -1,45 +1,68 @@
 /*
  * http_range.c — one "bytes=" Range header against a file size (see
- * http_range.h).  Pure string work: no allocation, no I/O.
+ * http_range.h).  Pure string work: no allocation, no copy, no I/O.
+ *
+ * RFC 9110 section 14.1.1: byte-range-spec = first-pos "-" [ last-pos ],
+ * suffix-range = "-" suffix-length, each a run of 1*DIGIT.  A last-pos at
+ * or past the end, or a suffix longer than the file, selects up to the
+ * end; a number too large for 64 bits is simply such a number, so it is
+ * saturated rather than refused (a client may ask for "bytes=0-" spelled
+ * with a huge last-pos, and leading zeros are digits like any other).
  */
 #include "net/http_range.h"
 
+#include <stdbool.h>
 #include <string.h>
 
-#include "base/parse.h"
+/* The digits of [p, end) as a number, UINT64_MAX when it does not fit.
+ * False when the span is empty or holds anything but digits. */
+static bool range_number(const char *p, const char *end, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (p == end)
+		return false;
+	for (; p < end; p++) {
+		unsigned d = (unsigned char)*p - '0';
+
+		if (d > 9)
+			return false;
+		v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
+	}
+	*ret = v;
+	return true;
+}
 
 int http_range_parse(const char *header, uint64_t size, uint64_t *ret_first, uint64_t *ret_last)
 {
-	char first_s[24], last_s[24];
-	const char *spec, *dash;
+	const char *spec, *dash, *end;
 	uint64_t first, last;
 
 	if (!header || strncmp(header, "bytes=", 6) != 0)
 		return 0;
 	spec = header + 6;
+	/* Several ranges: the whole file (section 14.2 lets us ignore Range). */
 	if (strchr(spec, ','))
 		return 0;
 	dash = strchr(spec, '-');
-	if (!dash || (size_t)(dash - spec) >= sizeof(first_s) || strlen(dash + 1) >= sizeof(last_s))
+	if (!dash)
 		return -1;
-	memcpy(first_s, spec, (size_t)(dash - spec));
-	first_s[dash - spec] = '\0';
-	memcpy(last_s, dash + 1, strlen(dash + 1) + 1);
-	if (first_s[0] == '\0') {
+	end = dash + 1 + strlen(dash + 1);
+	if (dash == spec) {
 		uint64_t suffix;
 
-		/* "-N": the last N bytes. */
-		if (parse_u64(last_s, 1, UINT64_MAX, &suffix) < 0 || size == 0)
+		/* "-N": the last N bytes; none of an empty file, nothing for N = 0. */
+		if (!range_number(dash + 1, end, &suffix) || suffix == 0 || size == 0)
 			return -1;
 		first = suffix >= size ? 0 : size - suffix;
 		last = size - 1;
 	} else {
-		if (parse_u64(first_s, 0, UINT64_MAX, &first) < 0)
+		if (!range_number(spec, dash, &first))
 			return -1;
-		if (last_s[0] == '\0')
-			last = size ? size - 1 : 0;
-		else if (parse_u64(last_s, 0, UINT64_MAX, &last) < 0 || last < first)
-			return -1;
+		if (dash + 1 == end)
+			last = UINT64_MAX;
+		else if (!range_number(dash + 1, end, &last) || last < first)
+			return -1; /* first > last is invalid: refused, not swapped */
 		if (first >= size)
 			return -1;
 		if (last >= size)
