@@ -337,6 +337,92 @@ static void test_set_password(void **state)
 	userdb_free(&db);
 }
 
+static void test_rename_nameless_entry(void **state)
+{
+	struct herd_error err = {0};
+	struct recipe_userdb db;
+	bool moved = false;
+
+	/* A first user without a name must not rename every nameless line
+	 * of shadow and group (it did: "" matched them). */
+	assert_int_equal(
+	    userdb_parse(&db, ":x:1000:1000::/home/:/bin/sh\n", ":*:1::::::\n", ":x:1000:\n", NULL),
+	    0);
+	assert_int_equal(userdb_rename(&db, 0, "", "bob", &moved, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "no usable user name"));
+	assert_file(&db.shadow, ":*:1::::::\n");
+	assert_file(&db.group, ":x:1000:\n");
+	assert_false(db.dirty_passwd || db.dirty_shadow || db.dirty_group);
+	userdb_free(&db);
+
+	/* old must be the line's name */
+	err = (struct herd_error){0};
+	assert_int_equal(userdb_parse(&db, passwd, shadow, group, gshadow), 0);
+	assert_int_equal(userdb_rename(&db, 2, "root", "bob", &moved, &err), -EINVAL);
+	assert_false(db.dirty_passwd);
+	userdb_free(&db);
+}
+
+static void test_rename_many_memberships(void **state)
+{
+	struct herd_error err = {0};
+	struct recipe_userdb db;
+	char members[400] = "", want[800] = "", line[900];
+	size_t ml = 0, wl = 0;
+	bool moved;
+
+	/* A member listed 20 times (was: "out of memory" past 8), and a
+	 * member list longer than 8 KiB (was: silently not renamed). */
+	for (int i = 0; i < 20; i++) {
+		ml += (size_t)snprintf(members + ml, sizeof(members) - ml, "%spi", i ? "," : "");
+		wl +=
+		    (size_t)snprintf(want + wl, sizeof(want) - wl, "%saverylongname", i ? "," : "");
+	}
+	snprintf(line, sizeof(line), "audio:x:29:%s\n", members);
+	assert_int_equal(userdb_parse(&db, passwd, NULL, line, NULL), 0);
+	assert_int_equal(userdb_rename(&db, 2, "pi", "averylongname", &moved, &err), 0);
+	snprintf(line, sizeof(line), "audio:x:29:%s", want);
+	assert_string_equal(db.group.items[0], line);
+	userdb_free(&db);
+
+	{
+		size_t n = 10000;
+		char *big = malloc(n + 64), *got;
+		size_t len = 0;
+
+		assert_non_null(big);
+		len += (size_t)snprintf(big, n + 64, "video:x:44:");
+		while (len < n)
+			len += (size_t)snprintf(big + len, n + 64 - len, "u%zu,", len);
+		snprintf(big + len, n + 64 - len, "pi\n");
+		assert_int_equal(userdb_parse(&db, passwd, NULL, big, NULL), 0);
+		assert_int_equal(userdb_rename(&db, 2, "pi", "bob", &moved, &err), 0);
+		got = db.group.items[0];
+		assert_int_equal(strlen(got), strlen(big) - 1 + 1); /* "pi\n" -> "bob" */
+		assert_string_equal(got + strlen(got) - 4, ",bob");
+		userdb_free(&db);
+		free(big);
+	}
+}
+
+static void test_create_malformed_group(void **state)
+{
+	struct herd_error err = {0};
+	struct recipe_userdb db;
+	uint32_t gid = 0;
+
+	/* A "bob" group line without a readable gid: refused, not a second
+	 * "bob" entry in /etc/group. */
+	assert_int_equal(
+	    userdb_parse(&db, "root:x:0:0::/root:/bin/sh\n", NULL, "root:x:0:\nbob:x:abc:\n", NULL),
+	    0);
+	assert_int_equal(userdb_create(&db, "bob", "/bin/bash", &gid, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "malformed entry for 'bob'"));
+	assert_int_equal(db.group.count, 2);
+	assert_int_equal(db.passwd.count, 1);
+	userdb_free(&db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +438,9 @@ int main(void)
 	    cmocka_unit_test(test_create_existing_group),
 	    cmocka_unit_test(test_create_gid_taken),
 	    cmocka_unit_test(test_set_password),
+	    cmocka_unit_test(test_rename_nameless_entry),
+	    cmocka_unit_test(test_rename_many_memberships),
+	    cmocka_unit_test(test_create_malformed_group),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

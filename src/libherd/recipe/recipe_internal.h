@@ -56,13 +56,14 @@ ssize_t userdb_find_uid(const struct strv *lines, uint32_t uid);
 /* Rename passwd entry pw (named old) to name in passwd, shadow, the user's
  * own group and every membership (group, gshadow).  *ret_home_moved: its
  * home was /home/OLD and is now /home/NAME (the caller moves the
- * directory).  -EINVAL (malformed entry), -EEXIST (a group named name
- * exists), -ENOMEM. */
+ * directory).  -EINVAL (malformed entry: old is not the line's name, or
+ * is empty), -EEXIST (a group named name exists), -ENOMEM. */
 int userdb_rename(struct recipe_userdb *db, size_t pw, const char *old, const char *name,
 		  bool *ret_home_moved, struct herd_error *err);
 /* Add name as the first user (uid 1000, its own group gid 1000 unless a
  * group name exists, *ret_gid) with login shell shell, and to the
- * first-user groups the image has.  -EEXIST (gid 1000 taken), -ENOMEM. */
+ * first-user groups the image has.  -EINVAL (the group's line is
+ * malformed), -EEXIST (gid 1000 taken), -ENOMEM. */
 int userdb_create(struct recipe_userdb *db, const char *name, const char *shell, uint32_t *ret_gid,
 		  struct herd_error *err);
 /* Set name's shadow password field to hash.  -ENOENT (no shadow, no

@@ -268,11 +268,17 @@ int userdb_owner(const struct recipe_userdb *db, const char *owner, uint32_t *re
  * add `add` if missing).  Returns a malloc'ed list. */
 static char *members_edit(const char *list, const char *old, const char *rename, const char *add)
 {
-	size_t cap = strlen(list) + (rename ? strlen(rename) * 8 : 0) + (add ? strlen(add) : 0) + 4;
-	char *out = malloc(cap);
+	size_t items = 1, cap;
+	char *out;
 	size_t len = 0;
 	bool has_add = false;
 
+	/* Room for every item renamed (a hostile image may list a member
+	 * many times), the separators, the added name and the NUL. */
+	for (const char *c = strchr(list, ','); c; c = strchr(c + 1, ','))
+		items++;
+	cap = strlen(list) + (rename ? strlen(rename) * items : 0) + (add ? strlen(add) : 0) + 4;
+	out = malloc(cap);
 	if (!out)
 		return NULL;
 	out[0] = '\0';
@@ -310,11 +316,20 @@ static char *members_edit(const char *list, const char *old, const char *rename,
 static int edit_members(struct strv *lines, size_t i, unsigned index, const char *old,
 			const char *rename, const char *add)
 {
-	char buf[8192];
-	_cleanup_free_ char *n = NULL;
+	_cleanup_free_ char *buf = NULL, *n = NULL;
+	const char *p = lines->items[i];
 
-	if (!field(lines->items[i], index, buf, sizeof(buf)))
-		return 0; /* a short line: leave it */
+	/* The whole field, however long: a fixed buffer would silently skip
+	 * a long member list. */
+	for (unsigned k = 0; k < index; k++) {
+		p = strchr(p, ':');
+		if (!p)
+			return 0; /* a short line: leave it */
+		p++;
+	}
+	buf = strndup(p, strcspn(p, ":"));
+	if (!buf)
+		return -ENOMEM;
 	n = members_edit(buf, old, rename, add);
 	if (!n)
 		return -ENOMEM;
@@ -375,6 +390,13 @@ int userdb_rename(struct recipe_userdb *db, size_t pw, const char *old, const ch
 	ssize_t i;
 	int k = 0;
 
+	/* An entry without a name (":x:1000:...", or one too long to hold)
+	 * would make "" the old name, and every nameless line of shadow and
+	 * group would be renamed with it. */
+	if (!old[0] || strncmp(db->passwd.items[pw], old, strlen(old)) != 0 ||
+	    db->passwd.items[pw][strlen(old)] != ':')
+		return herd_error_set(err, EINVAL, "/etc/passwd: line %zu has no usable user name",
+				      pw + 1);
 	snprintf(oldhome, sizeof(oldhome), "/home/%s", old);
 	snprintf(newhome, sizeof(newhome), "/home/%s", name);
 	if (!field(db->passwd.items[pw], 3, gid, sizeof(gid)) ||
@@ -464,6 +486,11 @@ int userdb_create(struct recipe_userdb *db, const char *name, const char *shell,
 	int k;
 
 	if (userdb_group(db, name, &gid) < 0) {
+		/* A line for the group that cannot be read: adding a second
+		 * one would give /etc/group two entries of that name. */
+		if (userdb_find_name(&db->group, name) >= 0)
+			return herd_error_set(err, EINVAL, "/etc/group: malformed entry for '%s'",
+					      name);
 		if (userdb_find_uid(&db->group, FIRST_UID) >= 0)
 			return herd_error_set(err, EEXIST,
 					      "cannot create user '%s': gid %u is taken by another "
@@ -581,8 +608,8 @@ int userdb_plan(struct recipe *r, struct vfs *root, struct recipe_userdb *db,
 		if (!name && k < 0)
 			return herd_error_prefix(err, -k, "user");
 		name = s->user;
-	} else if (first >= 0) {
-		name = old;
+	} else if (first >= 0 && old[0]) {
+		name = old; /* (an entry without a usable name is no first user) */
 	}
 
 	if (s->password_hash && os_known) {
