@@ -15,7 +15,8 @@
  * userdb_owner).  Invariants: every file formats to text that parses back
  * to the same lines and formats to the same bytes; a name found in a file
  * is found again by its lookup, at or before its line; a renamed or
- * created user is found under the new name with the expected uid and gid;
+ * created user is found under the new name with the expected uid and gid,
+ * and no group membership keeps a renamed user's old name;
  * a set password is in the user's shadow line; refusals carry a message.
  */
 #include <stdint.h>
@@ -111,6 +112,32 @@ static void check_lookups(const struct recipe_userdb *db, const struct strv *lin
 	}
 }
 
+/* Is name an item of the comma-separated field `index` of line? */
+static bool has_member(const char *line, unsigned index, const char *name)
+{
+	const char *p = line, *end;
+	size_t len = strlen(name);
+
+	for (unsigned k = 0; k < index; k++) {
+		p = strchr(p, ':');
+		if (!p)
+			return false;
+		p++;
+	}
+	end = p + strcspn(p, ":");
+	while (p < end) {
+		size_t m = strcspn(p, ",:");
+
+		if (m == len && memcmp(p, name, len) == 0)
+			return true;
+		p += m;
+		if (*p != ',')
+			break;
+		p++;
+	}
+	return false;
+}
+
 /* What userdb_plan does for `user` and the hash, without vfs or recipe. */
 static void check_plan(struct recipe_userdb *db, const char *user, const char *hash)
 {
@@ -137,6 +164,14 @@ static void check_plan(struct recipe_userdb *db, const char *user, const char *h
 		}
 		if (userdb_find_name(&db->passwd, user) != first)
 			abort();
+		/* No membership keeps the old name. */
+		for (size_t g = 0; g < db->group.count; g++)
+			if (has_member(db->group.items[g], 3, old))
+				abort();
+		for (size_t g = 0; g < db->gshadow.count; g++)
+			if (has_member(db->gshadow.items[g], 2, old) ||
+			    has_member(db->gshadow.items[g], 3, old))
+				abort();
 		if (moved && userdb_user(db, user, &uid, &gid, NULL) == 0 && uid != 1000)
 			abort();
 	} else {

@@ -423,6 +423,22 @@ static void test_create_malformed_group(void **state)
 	userdb_free(&db);
 }
 
+static void test_rename_members_of_odd_lines(void **state)
+{
+	struct herd_error err = {0};
+	struct recipe_userdb db;
+	bool moved;
+
+	/* Memberships follow the name on group lines with a gid or name too
+	 * long to read (they were skipped whole). */
+	assert_int_equal(userdb_parse(&db, passwd, NULL,
+				      "g:x:123456789012345678901234567890123456789:pi\n", NULL),
+			 0);
+	assert_int_equal(userdb_rename(&db, 2, "pi", "bob", &moved, &err), 0);
+	assert_string_equal(db.group.items[0], "g:x:123456789012345678901234567890123456789:bob");
+	userdb_free(&db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +457,7 @@ int main(void)
 	    cmocka_unit_test(test_rename_nameless_entry),
 	    cmocka_unit_test(test_rename_many_memberships),
 	    cmocka_unit_test(test_create_malformed_group),
+	    cmocka_unit_test(test_rename_members_of_odd_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -421,14 +421,16 @@ int userdb_rename(struct recipe_userdb *db, size_t pw, const char *old, const ch
 	 * memberships everywhere else too. */
 	for (size_t g = 0; g < db->group.count; g++) {
 		char gname[256], ggid[32];
-		if (!field(db->group.items[g], 0, gname, sizeof(gname)) ||
-		    !field(db->group.items[g], 2, ggid, sizeof(ggid)))
-			continue;
-		if (strcmp(gname, old) == 0 && strcmp(ggid, gid) == 0) {
+		int e;
+
+		if (field(db->group.items[g], 0, gname, sizeof(gname)) &&
+		    field(db->group.items[g], 2, ggid, sizeof(ggid)) && strcmp(gname, old) == 0 &&
+		    strcmp(ggid, gid) == 0) {
 			k |= set_field(&db->group, g, 0, name);
 			db->dirty_group = true;
 		}
-		int e = edit_members(&db->group, g, 3, old, name, NULL);
+		/* Memberships even on a line whose name or gid is odd. */
+		e = edit_members(&db->group, g, 3, old, name, NULL);
 		if (e > 0)
 			db->dirty_group = true;
 		else if (e < 0)
@@ -436,9 +438,9 @@ int userdb_rename(struct recipe_userdb *db, size_t pw, const char *old, const ch
 	}
 	for (size_t g = 0; db->has_gshadow && g < db->gshadow.count; g++) {
 		char gname[256];
-		if (!field(db->gshadow.items[g], 0, gname, sizeof(gname)))
-			continue;
-		if (strcmp(gname, old) == 0 && userdb_find_name(&db->group, name) >= 0) {
+
+		if (field(db->gshadow.items[g], 0, gname, sizeof(gname)) &&
+		    strcmp(gname, old) == 0 && userdb_find_name(&db->group, name) >= 0) {
 			k |= set_field(&db->gshadow, g, 0, name);
 			db->dirty_gshadow = true;
 		}
