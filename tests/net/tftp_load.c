@@ -263,8 +263,9 @@ int main(int argc, char **argv)
 		usage();
 	count = strtol(argv[optind + 2], NULL, 10);
 	/* The RRQ with its options must fit in last_sent (and one packet). */
-	if (strlen(argv[optind + 1]) > 400 || count < 1 || count > 10000 || blksize < 8 || blksize > 65464 || windowsize < 1 ||
-	    windowsize > 65535 || !timeout_ms || !port || port > 65535)
+	if (strlen(argv[optind + 1]) > 400 || count < 1 || count > 10000 || blksize < 8 ||
+	    blksize > 65464 || windowsize < 1 || windowsize > 65535 || !timeout_ms || !port ||
+	    port > 65535)
 		usage();
 	server = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	if (inet_pton(AF_INET, argv[optind], &server.sin_addr) != 1) {

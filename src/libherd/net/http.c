@@ -12,7 +12,7 @@
  * Range (RFC 9110 section 14): one "bytes=" range (first-last, first-,
  * -suffix) gets 206 with Content-Range; an unsatisfiable one gets 416; a
  * list of several ranges is answered with the whole file (200), which the
- * RFC allows.
+ * RFC allows.  The header itself is parsed by http_range.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +27,7 @@
 
 #include "base/parse.h"
 #include "net/http.h"
+#include "net/http_range.h"
 #include "net/netlog.h"
 #include "net/serve.h"
 #include "net/tftp_root.h"
@@ -71,51 +72,6 @@ static int route_healthz(struct http_server *server, struct MHD_Connection *conn
 			 const char *method, const char *path, void *userdata)
 {
 	return http_respond_text(conn, MHD_HTTP_OK, "text/plain", "ok\n");
-}
-
-/* Parse one "bytes=" range against `size`.  Returns 1 with the range,
- * 0 to ignore the header (absent, several ranges, other unit), -1 when
- * unsatisfiable (416). */
-static int parse_range(const char *header, uint64_t size, uint64_t *ret_first, uint64_t *ret_last)
-{
-	char first_s[24], last_s[24];
-	const char *spec, *dash;
-	uint64_t first, last;
-
-	if (!header || strncmp(header, "bytes=", 6) != 0)
-		return 0;
-	spec = header + 6;
-	if (strchr(spec, ','))
-		return 0;
-	dash = strchr(spec, '-');
-	if (!dash || (size_t)(dash - spec) >= sizeof(first_s) || strlen(dash + 1) >= sizeof(last_s))
-		return -1;
-	memcpy(first_s, spec, (size_t)(dash - spec));
-	first_s[dash - spec] = '\0';
-	memcpy(last_s, dash + 1, strlen(dash + 1) + 1);
-	if (first_s[0] == '\0') {
-		uint64_t suffix;
-
-		/* "-N": the last N bytes. */
-		if (parse_u64(last_s, 1, UINT64_MAX, &suffix) < 0 || size == 0)
-			return -1;
-		first = suffix >= size ? 0 : size - suffix;
-		last = size - 1;
-	} else {
-		if (parse_u64(first_s, 0, UINT64_MAX, &first) < 0)
-			return -1;
-		if (last_s[0] == '\0')
-			last = size ? size - 1 : 0;
-		else if (parse_u64(last_s, 0, UINT64_MAX, &last) < 0 || last < first)
-			return -1;
-		if (first >= size)
-			return -1;
-		if (last >= size)
-			last = size - 1;
-	}
-	*ret_first = first;
-	*ret_last = last;
-	return 1;
 }
 
 struct file_reader {
@@ -171,7 +127,7 @@ static int route_files(struct http_server *server, struct MHD_Connection *conn, 
 	}
 
 	range_header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
-	range = parse_range(range_header, file->size, &first, &last);
+	range = http_range_parse(range_header, file->size, &first, &last);
 	if (range < 0) {
 		snprintf(content_range, sizeof(content_range), "bytes */%llu",
 			 (unsigned long long)file->size);

@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <sys/types.h>
+
 #include "recipe/recipe.h"
 
 /* Append an operation; strings are copied (NULL stays NULL).  data_len is
@@ -30,6 +32,44 @@ struct recipe_userdb {
 
 int userdb_load(struct vfs *root, struct recipe_userdb *db, struct herd_error *err);
 void userdb_free(struct recipe_userdb *db);
+
+/* The pure layer under userdb_load/userdb_plan/userdb_emit, for tests and
+ * the fuzz harness (the files are outside input: a corrupt or hostile
+ * image).  No vfs, no recipe.
+ *
+ * Split text into lines at '\n' (a last line without its newline counts;
+ * no empty line is made after a final newline), appended to lines.
+ * Returns 0 or -ENOMEM. */
+int userdb_split_lines(const char *text, struct strv *lines);
+/* Fill db from the files' texts; shadow or gshadow NULL: the image has
+ * none.  db is overwritten; on failure it is left empty.  0 or -ENOMEM. */
+int userdb_parse(struct recipe_userdb *db, const char *passwd, const char *shadow,
+		 const char *group, const char *gshadow);
+/* The lines as a file's text, each ending in '\n' (*ret_text malloc'ed).
+ * 0 or -ENOMEM. */
+int userdb_format(const struct strv *lines, char **ret_text);
+/* Index of the first line whose name field (before the first ':') is
+ * name, or of the first line whose third field is the number uid; -1 when
+ * none. */
+ssize_t userdb_find_name(const struct strv *lines, const char *name);
+ssize_t userdb_find_uid(const struct strv *lines, uint32_t uid);
+/* Rename passwd entry pw (named old) to name in passwd, shadow, the user's
+ * own group and every membership (group, gshadow).  *ret_home_moved: its
+ * home was /home/OLD and is now /home/NAME (the caller moves the
+ * directory).  -EINVAL (malformed entry: old is not the line's name, or
+ * is empty), -EEXIST (a group named name exists), -ENOMEM. */
+int userdb_rename(struct recipe_userdb *db, size_t pw, const char *old, const char *name,
+		  bool *ret_home_moved, struct herd_error *err);
+/* Add name as the first user (uid 1000, its own group gid 1000 unless a
+ * group name exists, *ret_gid) with login shell shell, and to the
+ * first-user groups the image has.  -EINVAL (the group's line is
+ * malformed), -EEXIST (gid 1000 taken), -ENOMEM. */
+int userdb_create(struct recipe_userdb *db, const char *name, const char *shell, uint32_t *ret_gid,
+		  struct herd_error *err);
+/* Set name's shadow password field to hash.  -ENOENT (no shadow, no
+ * entry), -ENOMEM. */
+int userdb_set_password(struct recipe_userdb *db, const char *name, const char *hash,
+			struct herd_error *err);
 /* Look up by name: fills uid, gid, home (malloc'ed); -ENOENT when absent. */
 int userdb_user(const struct recipe_userdb *db, const char *name, uint32_t *ret_uid,
 		uint32_t *ret_gid, char **ret_home);

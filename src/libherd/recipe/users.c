@@ -41,6 +41,37 @@ static const char *const first_user_groups[] = {
     "users", "input",	"render", "netdev", "gpio",  "i2c",   "spi",
 };
 
+int userdb_split_lines(const char *text, struct strv *lines)
+{
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+		if (strv_pushn(lines, p, n) < 0)
+			return -ENOMEM;
+		p += n + (p[n] ? 1 : 0);
+	}
+	return 0;
+}
+
+int userdb_parse(struct recipe_userdb *db, const char *passwd, const char *shadow,
+		 const char *group, const char *gshadow)
+{
+	int r;
+
+	memset(db, 0, sizeof(*db));
+	db->has_shadow = shadow != NULL;
+	db->has_gshadow = gshadow != NULL;
+	r = userdb_split_lines(passwd, &db->passwd);
+	if (r >= 0 && shadow)
+		r = userdb_split_lines(shadow, &db->shadow);
+	if (r >= 0)
+		r = userdb_split_lines(group, &db->group);
+	if (r >= 0 && gshadow)
+		r = userdb_split_lines(gshadow, &db->gshadow);
+	if (r < 0)
+		userdb_free(db);
+	return r;
+}
+
 static int load_lines(struct vfs *root, const char *path, struct strv *lines, struct vfs_stat *st,
 		      bool *ret_found, struct herd_error *err)
 {
@@ -57,13 +88,8 @@ static int load_lines(struct vfs *root, const char *path, struct strv *lines, st
 	r = vfs_stat(root, path, st, err);
 	if (r < 0)
 		return r;
-	for (const char *p = text; *p;) {
-		size_t n = strcspn(p, "\n");
-		r = strv_pushn(lines, p, n);
-		if (r < 0)
-			return herd_error_set(err, ENOMEM, "out of memory");
-		p += n + (p[n] ? 1 : 0);
-	}
+	if (userdb_split_lines(text, lines) < 0)
+		return herd_error_set(err, ENOMEM, "out of memory");
 	*ret_found = true;
 	return 0;
 }
@@ -144,7 +170,7 @@ static int set_field(struct strv *lines, size_t i, unsigned index, const char *v
 	return 0;
 }
 
-static ssize_t find_name(const struct strv *lines, const char *name)
+ssize_t userdb_find_name(const struct strv *lines, const char *name)
 {
 	size_t n = strlen(name);
 
@@ -154,7 +180,7 @@ static ssize_t find_name(const struct strv *lines, const char *name)
 	return -1;
 }
 
-static ssize_t find_uid(const struct strv *lines, uint32_t uid)
+ssize_t userdb_find_uid(const struct strv *lines, uint32_t uid)
 {
 	char buf[32];
 	uint32_t v;
@@ -169,7 +195,7 @@ static ssize_t find_uid(const struct strv *lines, uint32_t uid)
 int userdb_user(const struct recipe_userdb *db, const char *name, uint32_t *ret_uid,
 		uint32_t *ret_gid, char **ret_home)
 {
-	ssize_t i = find_name(&db->passwd, name);
+	ssize_t i = userdb_find_name(&db->passwd, name);
 	char uid[32], gid[32], home[4096];
 	uint32_t u, g;
 
@@ -190,7 +216,7 @@ int userdb_user(const struct recipe_userdb *db, const char *name, uint32_t *ret_
 
 int userdb_group(const struct recipe_userdb *db, const char *name, uint32_t *ret_gid)
 {
-	ssize_t i = find_name(&db->group, name);
+	ssize_t i = userdb_find_name(&db->group, name);
 	char gid[32];
 	uint32_t g;
 
@@ -242,11 +268,17 @@ int userdb_owner(const struct recipe_userdb *db, const char *owner, uint32_t *re
  * add `add` if missing).  Returns a malloc'ed list. */
 static char *members_edit(const char *list, const char *old, const char *rename, const char *add)
 {
-	size_t cap = strlen(list) + (rename ? strlen(rename) * 8 : 0) + (add ? strlen(add) : 0) + 4;
-	char *out = malloc(cap);
+	size_t items = 1, cap;
+	char *out;
 	size_t len = 0;
 	bool has_add = false;
 
+	/* Room for every item renamed (a hostile image may list a member
+	 * many times), the separators, the added name and the NUL. */
+	for (const char *c = strchr(list, ','); c; c = strchr(c + 1, ','))
+		items++;
+	cap = strlen(list) + (rename ? strlen(rename) * items : 0) + (add ? strlen(add) : 0) + 4;
+	out = malloc(cap);
 	if (!out)
 		return NULL;
 	out[0] = '\0';
@@ -284,11 +316,20 @@ static char *members_edit(const char *list, const char *old, const char *rename,
 static int edit_members(struct strv *lines, size_t i, unsigned index, const char *old,
 			const char *rename, const char *add)
 {
-	char buf[8192];
-	_cleanup_free_ char *n = NULL;
+	_cleanup_free_ char *buf = NULL, *n = NULL;
+	const char *p = lines->items[i];
 
-	if (!field(lines->items[i], index, buf, sizeof(buf)))
-		return 0; /* a short line: leave it */
+	/* The whole field, however long: a fixed buffer would silently skip
+	 * a long member list. */
+	for (unsigned k = 0; k < index; k++) {
+		p = strchr(p, ':');
+		if (!p)
+			return 0; /* a short line: leave it */
+		p++;
+	}
+	buf = strndup(p, strcspn(p, ":"));
+	if (!buf)
+		return -ENOMEM;
 	n = members_edit(buf, old, rename, add);
 	if (!n)
 		return -ENOMEM;
@@ -341,31 +382,37 @@ static int rename_in_file(struct recipe *r, struct vfs *root, const char *path, 
 	return k < 0 ? herd_error_set(err, ENOMEM, "out of memory") : 0;
 }
 
-static int rename_user(struct recipe *r, struct vfs *root, struct recipe_userdb *db, size_t pw,
-		       const char *old, const char *name, struct herd_error *err)
+int userdb_rename(struct recipe_userdb *db, size_t pw, const char *old, const char *name,
+		  bool *ret_home_moved, struct herd_error *err)
 {
 	char home[4096], gid[32], oldhome[4096], newhome[4096];
+	bool moved = false;
 	ssize_t i;
 	int k = 0;
 
+	/* An entry without a name (":x:1000:...", or one too long to hold)
+	 * would make "" the old name, and every nameless line of shadow and
+	 * group would be renamed with it. */
+	if (!old[0] || strncmp(db->passwd.items[pw], old, strlen(old)) != 0 ||
+	    db->passwd.items[pw][strlen(old)] != ':')
+		return herd_error_set(err, EINVAL, "/etc/passwd: line %zu has no usable user name",
+				      pw + 1);
 	snprintf(oldhome, sizeof(oldhome), "/home/%s", old);
 	snprintf(newhome, sizeof(newhome), "/home/%s", name);
 	if (!field(db->passwd.items[pw], 3, gid, sizeof(gid)) ||
 	    !field(db->passwd.items[pw], 5, home, sizeof(home)))
 		return herd_error_set(err, EINVAL, "/etc/passwd: malformed entry for '%s'", old);
-	if (find_name(&db->group, name) >= 0)
+	if (userdb_find_name(&db->group, name) >= 0)
 		return herd_error_set(err, EEXIST,
 				      "cannot rename user '%s' to '%s': group '%s' exists", old,
 				      name, name);
 	k |= set_field(&db->passwd, pw, 0, name);
 	if (strcmp(home, oldhome) == 0) {
 		k |= set_field(&db->passwd, pw, 5, newhome);
-		if (recipe_add(r, RECIPE_RENAME, RECIPE_ROOT, "user", oldhome, newhome, 0, NULL, 0,
-			       0, 0, 0) < 0)
-			k = -ENOMEM;
+		moved = true;
 	}
 	db->dirty_passwd = true;
-	i = find_name(&db->shadow, old);
+	i = userdb_find_name(&db->shadow, old);
 	if (i >= 0) {
 		k |= set_field(&db->shadow, (size_t)i, 0, name);
 		db->dirty_shadow = true;
@@ -374,14 +421,16 @@ static int rename_user(struct recipe *r, struct vfs *root, struct recipe_userdb 
 	 * memberships everywhere else too. */
 	for (size_t g = 0; g < db->group.count; g++) {
 		char gname[256], ggid[32];
-		if (!field(db->group.items[g], 0, gname, sizeof(gname)) ||
-		    !field(db->group.items[g], 2, ggid, sizeof(ggid)))
-			continue;
-		if (strcmp(gname, old) == 0 && strcmp(ggid, gid) == 0) {
+		int e;
+
+		if (field(db->group.items[g], 0, gname, sizeof(gname)) &&
+		    field(db->group.items[g], 2, ggid, sizeof(ggid)) && strcmp(gname, old) == 0 &&
+		    strcmp(ggid, gid) == 0) {
 			k |= set_field(&db->group, g, 0, name);
 			db->dirty_group = true;
 		}
-		int e = edit_members(&db->group, g, 3, old, name, NULL);
+		/* Memberships even on a line whose name or gid is odd. */
+		e = edit_members(&db->group, g, 3, old, name, NULL);
 		if (e > 0)
 			db->dirty_group = true;
 		else if (e < 0)
@@ -389,9 +438,9 @@ static int rename_user(struct recipe *r, struct vfs *root, struct recipe_userdb 
 	}
 	for (size_t g = 0; db->has_gshadow && g < db->gshadow.count; g++) {
 		char gname[256];
-		if (!field(db->gshadow.items[g], 0, gname, sizeof(gname)))
-			continue;
-		if (strcmp(gname, old) == 0 && find_name(&db->group, name) >= 0) {
+
+		if (field(db->gshadow.items[g], 0, gname, sizeof(gname)) &&
+		    strcmp(gname, old) == 0 && userdb_find_name(&db->group, name) >= 0) {
 			k |= set_field(&db->gshadow, g, 0, name);
 			db->dirty_gshadow = true;
 		}
@@ -405,6 +454,24 @@ static int rename_user(struct recipe *r, struct vfs *root, struct recipe_userdb 
 	}
 	if (k < 0)
 		return herd_error_set(err, ENOMEM, "out of memory");
+	*ret_home_moved = moved;
+	return 0;
+}
+
+static int rename_user(struct recipe *r, struct vfs *root, struct recipe_userdb *db, size_t pw,
+		       const char *old, const char *name, struct herd_error *err)
+{
+	char oldhome[4096], newhome[4096];
+	bool moved;
+	int k = userdb_rename(db, pw, old, name, &moved, err);
+
+	if (k < 0)
+		return k;
+	snprintf(oldhome, sizeof(oldhome), "/home/%s", old);
+	snprintf(newhome, sizeof(newhome), "/home/%s", name);
+	if (moved && recipe_add(r, RECIPE_RENAME, RECIPE_ROOT, "user", oldhome, newhome, 0, NULL, 0,
+				0, 0, 0) < 0)
+		return herd_error_set(err, ENOMEM, "out of memory");
 	k = rename_in_file(r, root, "/etc/subuid", old, name, ':', err);
 	if (k >= 0)
 		k = rename_in_file(r, root, "/etc/subgid", old, name, ':', err);
@@ -413,17 +480,20 @@ static int rename_user(struct recipe *r, struct vfs *root, struct recipe_userdb 
 	return k;
 }
 
-static int create_user(struct recipe *r, struct vfs *root, struct recipe_userdb *db,
-		       const char *name, struct herd_error *err)
+int userdb_create(struct recipe_userdb *db, const char *name, const char *shell, uint32_t *ret_gid,
+		  struct herd_error *err)
 {
 	char line[1024], lastchg[32] = "", home[300];
-	struct vfs_stat st;
 	uint32_t gid = FIRST_UID;
-	const char *shell = "/bin/bash";
 	int k;
 
 	if (userdb_group(db, name, &gid) < 0) {
-		if (find_uid(&db->group, FIRST_UID) >= 0)
+		/* A line for the group that cannot be read: adding a second
+		 * one would give /etc/group two entries of that name. */
+		if (userdb_find_name(&db->group, name) >= 0)
+			return herd_error_set(err, EINVAL, "/etc/group: malformed entry for '%s'",
+					      name);
+		if (userdb_find_uid(&db->group, FIRST_UID) >= 0)
 			return herd_error_set(err, EEXIST,
 					      "cannot create user '%s': gid %u is taken by another "
 					      "group",
@@ -439,15 +509,13 @@ static int create_user(struct recipe *r, struct vfs *root, struct recipe_userdb 
 		}
 		db->dirty_group = true;
 	}
-	if (vfs_stat(root, shell, &st, NULL) < 0)
-		shell = "/bin/sh";
 	snprintf(home, sizeof(home), "/home/%s", name);
 	snprintf(line, sizeof(line), "%s:x:%u:%u:,,,:%s:%s", name, FIRST_UID, gid, home, shell);
 	if (strv_push(&db->passwd, line) < 0)
 		return herd_error_set(err, ENOMEM, "out of memory");
 	db->dirty_passwd = true;
 	if (db->has_shadow) {
-		ssize_t ri = find_name(&db->shadow, "root");
+		ssize_t ri = userdb_find_name(&db->shadow, "root");
 		if (ri >= 0 && (!field(db->shadow.items[ri], 2, lastchg, sizeof(lastchg)) ||
 				parse_u32(lastchg, 0, UINT32_MAX, &(uint32_t){0}) < 0))
 			lastchg[0] = '\0';
@@ -457,7 +525,7 @@ static int create_user(struct recipe *r, struct vfs *root, struct recipe_userdb 
 		db->dirty_shadow = true;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(first_user_groups); i++) {
-		ssize_t g = find_name(&db->group, first_user_groups[i]);
+		ssize_t g = userdb_find_name(&db->group, first_user_groups[i]);
 		if (g < 0)
 			continue;
 		k = edit_members(&db->group, (size_t)g, 3, NULL, NULL, name);
@@ -465,7 +533,7 @@ static int create_user(struct recipe *r, struct vfs *root, struct recipe_userdb 
 			return herd_error_set(err, ENOMEM, "out of memory");
 		if (k > 0)
 			db->dirty_group = true;
-		g = db->has_gshadow ? find_name(&db->gshadow, first_user_groups[i]) : -1;
+		g = db->has_gshadow ? userdb_find_name(&db->gshadow, first_user_groups[i]) : -1;
 		if (g >= 0) {
 			k = edit_members(&db->gshadow, (size_t)g, 3, NULL, NULL, name);
 			if (k < 0)
@@ -474,6 +542,25 @@ static int create_user(struct recipe *r, struct vfs *root, struct recipe_userdb 
 				db->dirty_gshadow = true;
 		}
 	}
+	*ret_gid = gid;
+	return 0;
+}
+
+static int create_user(struct recipe *r, struct vfs *root, struct recipe_userdb *db,
+		       const char *name, struct herd_error *err)
+{
+	char home[300];
+	struct vfs_stat st;
+	const char *shell = "/bin/bash";
+	uint32_t gid;
+	int k;
+
+	if (vfs_stat(root, shell, &st, NULL) < 0)
+		shell = "/bin/sh";
+	k = userdb_create(db, name, shell, &gid, err);
+	if (k < 0)
+		return k;
+	snprintf(home, sizeof(home), "/home/%s", name);
 	if (recipe_add(r, RECIPE_MKDIR, RECIPE_ROOT, "user", home, NULL, 0, NULL, 0, 0700,
 		       FIRST_UID, gid) < 0 ||
 	    recipe_add(r, RECIPE_COPY_TREE, RECIPE_ROOT, "user", home, "/etc/skel", 0, NULL, 0, 0,
@@ -482,11 +569,28 @@ static int create_user(struct recipe *r, struct vfs *root, struct recipe_userdb 
 	return 0;
 }
 
+int userdb_set_password(struct recipe_userdb *db, const char *name, const char *hash,
+			struct herd_error *err)
+{
+	ssize_t i;
+
+	if (!db->has_shadow)
+		return herd_error_set(err, ENOENT, "password_hash: the image has no /etc/shadow");
+	i = userdb_find_name(&db->shadow, name);
+	if (i < 0)
+		return herd_error_set(err, ENOENT,
+				      "password_hash: no entry for '%s' in /etc/shadow", name);
+	if (set_field(&db->shadow, (size_t)i, 1, hash) < 0)
+		return herd_error_set(err, ENOMEM, "out of memory");
+	db->dirty_shadow = true;
+	return 0;
+}
+
 int userdb_plan(struct recipe *r, struct vfs *root, struct recipe_userdb *db,
 		const struct herd_settings *s, bool os_known, char **ret_name,
 		struct herd_error *err)
 {
-	ssize_t first = find_uid(&db->passwd, FIRST_UID);
+	ssize_t first = userdb_find_uid(&db->passwd, FIRST_UID);
 	char old[256] = "";
 	const char *name = NULL;
 	int k = 0;
@@ -497,7 +601,7 @@ int userdb_plan(struct recipe *r, struct vfs *root, struct recipe_userdb *db,
 		if (!validate_username(s->user))
 			return herd_error_set(err, EINVAL, "user: '%s' is not a valid user name",
 					      s->user);
-		if (find_name(&db->passwd, s->user) >= 0)
+		if (userdb_find_name(&db->passwd, s->user) >= 0)
 			name = s->user;
 		else if (first >= 0)
 			k = rename_user(r, root, db, (size_t)first, old, s->user, err);
@@ -506,29 +610,20 @@ int userdb_plan(struct recipe *r, struct vfs *root, struct recipe_userdb *db,
 		if (!name && k < 0)
 			return herd_error_prefix(err, -k, "user");
 		name = s->user;
-	} else if (first >= 0) {
-		name = old;
+	} else if (first >= 0 && old[0]) {
+		name = old; /* (an entry without a usable name is no first user) */
 	}
 
 	if (s->password_hash && os_known) {
-		ssize_t i;
 		if (!name)
 			return herd_error_set(
 			    err, EINVAL, "password_hash: the image has no first user; set user");
 		if (!validate_crypt_hash(s->password_hash))
 			return herd_error_set(err, EINVAL,
 					      "password_hash: not a supported crypt(3) hash");
-		if (!db->has_shadow)
-			return herd_error_set(err, ENOENT,
-					      "password_hash: the image has no "
-					      "/etc/shadow");
-		i = find_name(&db->shadow, name);
-		if (i < 0)
-			return herd_error_set(
-			    err, ENOENT, "password_hash: no entry for '%s' in /etc/shadow", name);
-		if (set_field(&db->shadow, (size_t)i, 1, s->password_hash) < 0)
-			return herd_error_set(err, ENOMEM, "out of memory");
-		db->dirty_shadow = true;
+		k = userdb_set_password(db, name, s->password_hash, err);
+		if (k < 0)
+			return k;
 	}
 	*ret_name = name ? strdup(name) : NULL;
 	if (name && !*ret_name)
@@ -536,12 +631,10 @@ int userdb_plan(struct recipe *r, struct vfs *root, struct recipe_userdb *db,
 	return 0;
 }
 
-static int emit_one(struct recipe *r, const char *path, const struct strv *lines,
-		    const struct vfs_stat *st)
+int userdb_format(const struct strv *lines, char **ret_text)
 {
 	size_t len = 1;
 	char *text, *p;
-	int k;
 
 	for (size_t i = 0; i < lines->count; i++)
 		len += strlen(lines->items[i]) + 1;
@@ -556,9 +649,20 @@ static int emit_one(struct recipe *r, const char *path, const struct strv *lines
 		p += n + 1;
 	}
 	*p = '\0';
-	k = recipe_add_text(r, "user", RECIPE_ROOT, path, text, st->mode & 07777, st->uid, st->gid);
-	free(text);
-	return k;
+	*ret_text = text;
+	return 0;
+}
+
+static int emit_one(struct recipe *r, const char *path, const struct strv *lines,
+		    const struct vfs_stat *st)
+{
+	_cleanup_free_ char *text = NULL;
+	int k = userdb_format(lines, &text);
+
+	if (k < 0)
+		return k;
+	return recipe_add_text(r, "user", RECIPE_ROOT, path, text, st->mode & 07777, st->uid,
+			       st->gid);
 }
 
 int userdb_emit(struct recipe *r, const struct recipe_userdb *db)
