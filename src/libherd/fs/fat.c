@@ -572,6 +572,23 @@ static int fat_rmdir(void *opaque, const char *path, struct herd_error *err)
 	return remove_dir(fs, &node, path, err);
 }
 
+/* Read the ".." entry of the directory at `dir_cluster`: the second slot
+ * of its first cluster, where write_dot_entries (and every FAT
+ * implementation) puts it.  A directory without one is corrupt. */
+static int read_dotdot_entry(struct fat_fs *fs, uint32_t dir_cluster, uint8_t e[FAT_DIRENT_SIZE],
+			     struct herd_error *err)
+{
+	int r = blockdev_pread(fs->bd, e, FAT_DIRENT_SIZE, fat_cluster_offset(fs, dir_cluster) + 32,
+			       err);
+
+	if (r < 0)
+		return r;
+	if (memcmp(e, "..         ", 11) != 0)
+		return herd_error_set(err, EIO, "FAT: directory at cluster %u has no '..' entry",
+				      dir_cluster);
+	return 0;
+}
+
 /* Read the cluster a directory's ".." points at (0 = root). */
 static int dotdot_of(struct fat_fs *fs, uint32_t dir_cluster, uint32_t *ret, struct herd_error *err)
 {
@@ -581,12 +598,9 @@ static int dotdot_of(struct fat_fs *fs, uint32_t dir_cluster, uint32_t *ret, str
 	if (!fat_cluster_valid(fs, dir_cluster))
 		return herd_error_set(err, EIO, "FAT: directory cluster %u out of range",
 				      dir_cluster);
-	r = blockdev_pread(fs->bd, e, sizeof(e), fat_cluster_offset(fs, dir_cluster) + 32, err);
+	r = read_dotdot_entry(fs, dir_cluster, e, err);
 	if (r < 0)
 		return r;
-	if (memcmp(e, "..         ", 11) != 0)
-		return herd_error_set(err, EIO, "FAT: directory at cluster %u has no '..' entry",
-				      dir_cluster);
 	*ret = fat_le16(e, sizeof(e), 26) |
 	       (fs->g.type == FAT32 ? (uint32_t)fat_le16(e, sizeof(e), 20) << 16 : 0);
 	if (fs->g.type == FAT32 && *ret == fs->g.root_cluster)
@@ -601,12 +615,9 @@ static int set_dotdot(struct fat_fs *fs, uint32_t dir_cluster, uint32_t parent,
 	uint64_t off = fat_cluster_offset(fs, dir_cluster) + 32;
 	int r;
 
-	r = blockdev_pread(fs->bd, e, sizeof(e), off, err);
+	r = read_dotdot_entry(fs, dir_cluster, e, err);
 	if (r < 0)
 		return r;
-	if (memcmp(e, "..         ", 11) != 0)
-		return herd_error_set(err, EIO, "FAT: directory at cluster %u has no '..' entry",
-				      dir_cluster);
 	fat_put16(e, sizeof(e), 26, (uint16_t)parent);
 	fat_put16(e, sizeof(e), 20, fs->g.type == FAT32 ? (uint16_t)(parent >> 16) : 0);
 	return blockdev_pwrite(fs->bd, e, sizeof(e), off, err);
