@@ -410,11 +410,33 @@ static void test_rename_and_metadata(void **state)
 	assert_int_equal(vfs_fat_ops.lstat(fs, "/c/target.txt", &st, &err), 0);
 	assert_int_equal(st.mtime, 1614834368);
 	assert_int_equal(vfs_fat_ops.rmdir(fs, "/", &err), -EBUSY);
+	/* "/" has no entry of its own to write or create. */
+	assert_int_equal(vfs_fat_ops.write(fs, "/", "x", 1, VFS_WRITE_CREATE, 0644, 0, 0, &err),
+			 -EISDIR);
+	assert_string_equal(err.message, "FAT: / is a directory");
+	assert_int_equal(vfs_fat_ops.mkdir(fs, "/", 0755, 0, 0, &err), -EEXIST);
+	assert_string_equal(err.message, "FAT: / already exists");
+	assert_int_equal(vfs_fat_ops.mkdir(fs, "/c", 0755, 0, 0, &err), -EEXIST);
+	assert_string_equal(err.message, "FAT: /c already exists");
+	assert_int_equal(vfs_fat_ops.write(fs, "/c/none", "x", 1, 0, 0644, 0, 0, &err), -ENOENT);
+	assert_string_equal(err.message, "FAT: /c/none: no such file or directory");
 	assert_int_equal(vfs_fat_ops.unlink(fs, "/a", &err), -EISDIR);
 	assert_int_equal(vfs_fat_ops.rmdir(fs, "/c/TARGET.txt", &err), -ENOTDIR);
 	/* empty directory replaced by a directory */
 	assert_int_equal(vfs_fat_ops.mkdir(fs, "/empty", 0755, 0, 0, &err), 0);
 	assert_int_equal(vfs_fat_ops.rename(fs, "/a", "/empty", &err), 0);
+	fat_close(fs);
+	/* A read-only mount refuses every change before looking at the path,
+	 * so EROFS wins over EISDIR/EEXIST for "/" and over ENOENT. */
+	fs = fat_open(f->img, false);
+	assert_int_equal(vfs_fat_ops.write(fs, "/", "x", 1, VFS_WRITE_CREATE, 0644, 0, 0, &err),
+			 -EROFS);
+	assert_string_equal(err.message, "FAT: mounted read-only");
+	assert_int_equal(vfs_fat_ops.mkdir(fs, "/", 0755, 0, 0, &err), -EROFS);
+	assert_int_equal(vfs_fat_ops.truncate(fs, "/nothere", 0, &err), -EROFS);
+	assert_int_equal(vfs_fat_ops.unlink(fs, "/nothere", &err), -EROFS);
+	assert_int_equal(vfs_fat_ops.rename(fs, "/nothere", "/x", &err), -EROFS);
+	assert_int_equal(vfs_fat_ops.chmod(fs, "/nothere", 0644, &err), -EROFS);
 	fat_close(fs);
 	fsck_clean(f->img);
 	tree = mtools_tree(f->img);

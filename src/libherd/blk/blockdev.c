@@ -121,14 +121,19 @@ static char *format_name(const char *fmt, ...)
 
 /* ---- raw fd I/O -------------------------------------------------------- */
 
-/* Full-length pread: retries EINTR and short reads; EOF before `len` is
- * -EIO (the file shrank under us). */
-static int fd_read_full(int fd, void *buf, size_t len, uint64_t offset)
+/*
+ * Full-length pread (rbuf) or pwrite (wbuf; exactly one is non-NULL, as
+ * in file_direct_io): retries EINTR and short transfers.  A read that
+ * meets EOF before `len` (the file shrank under us) and a write that
+ * makes no progress are both -EIO.
+ */
+static int fd_io_full(int fd, uint8_t *rbuf, const uint8_t *wbuf, size_t len, uint64_t offset)
 {
-	uint8_t *p = buf;
+	size_t done = 0;
 
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)offset);
+	while (done < len) {
+		ssize_t n = rbuf ? pread(fd, rbuf + done, len - done, (off_t)offset)
+				 : pwrite(fd, wbuf + done, len - done, (off_t)offset);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -136,31 +141,20 @@ static int fd_read_full(int fd, void *buf, size_t len, uint64_t offset)
 		}
 		if (n == 0)
 			return -EIO;
-		p += n;
-		len -= (size_t)n;
+		done += (size_t)n;
 		offset += (uint64_t)n;
 	}
 	return 0;
 }
 
+static int fd_read_full(int fd, void *buf, size_t len, uint64_t offset)
+{
+	return fd_io_full(fd, buf, NULL, len, offset);
+}
+
 static int fd_write_full(int fd, const void *buf, size_t len, uint64_t offset)
 {
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)offset);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		offset += (uint64_t)n;
-	}
-	return 0;
+	return fd_io_full(fd, NULL, buf, len, offset);
 }
 
 static bool is_aligned(const struct blockdev *bd, const void *buf, size_t len, uint64_t offset)

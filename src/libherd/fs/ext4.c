@@ -70,6 +70,56 @@ static int ext4_require_writable(struct ext4_fs *e, const char *path, struct her
 	return 0;
 }
 
+/* Walk to an existing PATH that is about to change: a read-only mount is
+ * refused (and the bitmaps read) before the walk, so EROFS wins over
+ * ENOENT. */
+static int ext4_walk_changing(struct ext4_fs *e, const char *path, bool follow_final,
+			      struct ext4_where *w, struct herd_error *err)
+{
+	int r = ext4_require_writable(e, path, err);
+
+	if (r < 0)
+		return r;
+	return ext4_walk_existing(e, path, follow_final, w, err);
+}
+
+/* Data is written only into regular files: a directory is EISDIR, as for
+ * open(2) with O_WRONLY; a device, fifo or socket has no data blocks. */
+static int ext4_need_regular(const struct ext2_inode_large *in, const char *path,
+			     struct herd_error *err)
+{
+	if (LINUX_S_ISDIR(in->i_mode))
+		return herd_error_set(err, EISDIR, "ext4: %s: is a directory", path);
+	if (!LINUX_S_ISREG(in->i_mode))
+		return herd_error_set(err, EINVAL, "ext4: %s: not a regular file", path);
+	return 0;
+}
+
+/* Re-read an inode that libext2fs changed behind our copy (file writes,
+ * size changes, unlinks), stamp `which` times with now and write it back. */
+static errcode_t ext4_restamp(struct ext4_fs *e, ext2_ino_t ino, struct ext2_inode_large *in,
+			      unsigned which)
+{
+	errcode_t code = ext4_read_inode(e, ino, in);
+
+	if (code)
+		return code;
+	ext4_stamp(e, in, which, ext4_now(e));
+	return ext4_write_inode(e, ino, in);
+}
+
+/* Write back an inode whose attributes the caller changed in w->inode:
+ * ctime says when (stat(2) "status change"). */
+static int ext4_store_attr_change(struct ext4_fs *e, struct ext4_where *w, const char *path,
+				  struct herd_error *err)
+{
+	errcode_t code;
+
+	ext4_stamp(e, &w->inode, EXT4_CTIME, ext4_now(e));
+	code = ext4_write_inode(e, w->ino, &w->inode);
+	return code ? ext4_fail(e, code, err, path) : 0;
+}
+
 /* ---- mount ---------------------------------------------------------- */
 
 static uint32_t ext4_le32(const uint8_t *p)
@@ -509,10 +559,9 @@ static int ext4_write(void *fsp, const char *path, const void *buf, size_t len, 
 
 		if (flags & VFS_WRITE_EXCL)
 			return herd_error_set(err, EEXIST, "ext4: %s: file exists", path);
-		if (LINUX_S_ISDIR(w.inode.i_mode))
-			return herd_error_set(err, EISDIR, "ext4: %s: is a directory", path);
-		if (!LINUX_S_ISREG(w.inode.i_mode))
-			return herd_error_set(err, EINVAL, "ext4: %s: not a regular file", path);
+		r = ext4_need_regular(&w.inode, path, err);
+		if (r < 0)
+			return r;
 		r = ext4_may(&w.inode,
 			     (flags & VFS_WRITE_APPEND) && !(flags & VFS_WRITE_TRUNCATE)
 				 ? EXT4_CHANGE_APPEND
@@ -563,11 +612,7 @@ static int ext4_write(void *fsp, const char *path, const void *buf, size_t len, 
 		code = close_code;
 	if (code)
 		goto fail;
-	code = ext4_read_inode(e, ino, &in);
-	if (!code) {
-		ext4_stamp(e, &in, EXT4_MTIME | EXT4_CTIME, ext4_now(e));
-		code = ext4_write_inode(e, ino, &in);
-	}
+	code = ext4_restamp(e, ino, &in, EXT4_MTIME | EXT4_CTIME);
 	if (code)
 		goto fail;
 	return 0;
@@ -590,16 +635,12 @@ static int ext4_truncate(void *fsp, const char *path, uint64_t size, struct herd
 	errcode_t code, close_code;
 	int r;
 
-	r = ext4_require_writable(e, path, err);
+	r = ext4_walk_changing(e, path, true, &w, err);
 	if (r < 0)
 		return r;
-	r = ext4_walk_existing(e, path, true, &w, err);
+	r = ext4_need_regular(&w.inode, path, err);
 	if (r < 0)
 		return r;
-	if (LINUX_S_ISDIR(w.inode.i_mode))
-		return herd_error_set(err, EISDIR, "ext4: %s: is a directory", path);
-	if (!LINUX_S_ISREG(w.inode.i_mode))
-		return herd_error_set(err, EINVAL, "ext4: %s: not a regular file", path);
 	r = ext4_may(&w.inode, EXT4_CHANGE_DATA, path, err);
 	if (r < 0)
 		return r;
@@ -611,11 +652,7 @@ static int ext4_truncate(void *fsp, const char *path, uint64_t size, struct herd
 	if (!code)
 		code = close_code;
 	if (!code)
-		code = ext4_read_inode(e, w.ino, &w.inode);
-	if (!code) {
-		ext4_stamp(e, &w.inode, EXT4_MTIME | EXT4_CTIME, ext4_now(e));
-		code = ext4_write_inode(e, w.ino, &w.inode);
-	}
+		code = ext4_restamp(e, w.ino, &w.inode, EXT4_MTIME | EXT4_CTIME);
 	return code ? ext4_fail(e, code, err, path) : 0;
 }
 
@@ -713,11 +750,8 @@ static int ext4_link(void *fsp, const char *existing, const char *path, struct h
 static int ext4_modify(struct ext4_fs *e, const char *path, struct ext4_where *w,
 		       struct herd_error *err)
 {
-	int r = ext4_require_writable(e, path, err);
+	int r = ext4_walk_changing(e, path, true, w, err);
 
-	if (r < 0)
-		return r;
-	r = ext4_walk_existing(e, path, true, w, err);
 	if (r < 0)
 		return r;
 	return ext4_may(&w->inode, EXT4_CHANGE_ATTR, path, err);
@@ -727,15 +761,12 @@ static int ext4_chmod(void *fsp, const char *path, uint32_t mode, struct herd_er
 {
 	struct ext4_fs *e = fsp;
 	struct ext4_where w;
-	errcode_t code;
 	int r = ext4_modify(e, path, &w, err);
 
 	if (r < 0)
 		return r;
 	w.inode.i_mode = (__u16)((w.inode.i_mode & LINUX_S_IFMT) | (mode & 07777));
-	ext4_stamp(e, &w.inode, EXT4_CTIME, ext4_now(e));
-	code = ext4_write_inode(e, w.ino, &w.inode);
-	return code ? ext4_fail(e, code, err, path) : 0;
+	return ext4_store_attr_change(e, &w, path, err);
 }
 
 /* (uint32_t)-1 leaves that id unchanged, as with chown(2). */
@@ -744,16 +775,13 @@ static int ext4_chown(void *fsp, const char *path, uint32_t uid, uint32_t gid,
 {
 	struct ext4_fs *e = fsp;
 	struct ext4_where w;
-	errcode_t code;
 	int r = ext4_modify(e, path, &w, err);
 
 	if (r < 0)
 		return r;
 	ext4_set_owner(&w.inode, uid == UINT32_MAX ? ext4_uid(&w.inode) : uid,
 		       gid == UINT32_MAX ? ext4_gid(&w.inode) : gid);
-	ext4_stamp(e, &w.inode, EXT4_CTIME, ext4_now(e));
-	code = ext4_write_inode(e, w.ino, &w.inode);
-	return code ? ext4_fail(e, code, err, path) : 0;
+	return ext4_store_attr_change(e, &w, path, err);
 }
 
 /* Sets both atime and mtime. */
@@ -761,26 +789,20 @@ static int ext4_utimes(void *fsp, const char *path, int64_t mtime, struct herd_e
 {
 	struct ext4_fs *e = fsp;
 	struct ext4_where w;
-	errcode_t code;
 	int r = ext4_modify(e, path, &w, err);
 
 	if (r < 0)
 		return r;
 	ext4_stamp(e, &w.inode, EXT4_ATIME | EXT4_MTIME, mtime);
-	ext4_stamp(e, &w.inode, EXT4_CTIME, ext4_now(e));
-	code = ext4_write_inode(e, w.ino, &w.inode);
-	return code ? ext4_fail(e, code, err, path) : 0;
+	return ext4_store_attr_change(e, &w, path, err);
 }
 
 /* Remove an existing name (walked without following). */
 static int ext4_walk_victim(struct ext4_fs *e, const char *path, struct ext4_where *w,
 			    struct herd_error *err)
 {
-	int r = ext4_require_writable(e, path, err);
+	int r = ext4_walk_changing(e, path, false, w, err);
 
-	if (r < 0)
-		return r;
-	r = ext4_walk_existing(e, path, false, w, err);
 	if (r < 0)
 		return r;
 	if (!ext4_nameable(w))
@@ -960,11 +982,7 @@ static int ext4_rename(void *fsp, const char *from_path, const char *to_path,
 		if (code)
 			return ext4_fail(e, code, err, to_path);
 	}
-	code = ext4_read_inode(e, from.ino, &from.inode);
-	if (!code) {
-		ext4_stamp(e, &from.inode, EXT4_CTIME, ext4_now(e));
-		code = ext4_write_inode(e, from.ino, &from.inode);
-	}
+	code = ext4_restamp(e, from.ino, &from.inode, EXT4_CTIME);
 	return code ? ext4_fail(e, code, err, to_path) : 0;
 }
 

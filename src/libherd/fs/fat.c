@@ -37,6 +37,67 @@ static int need_writable(struct fat_fs *fs, struct herd_error *err)
 	return 0;
 }
 
+/* Find the existing PATH that is about to change: a read-only mount is
+ * refused before the walk, so EROFS wins over ENOENT. */
+static int lookup_for_change(struct fat_fs *fs, const char *path, struct fat_node *ret,
+			     struct herd_error *err)
+{
+	int r = need_writable(fs, err);
+
+	if (r < 0)
+		return r;
+	return fat_lookup(fs, path, ret, err);
+}
+
+/*
+ * Open the directory that is to hold PATH's last component, for a change:
+ * refuse a read-only mount, refuse "/" itself with the caller's errno and
+ * message (the root has no entry in any directory), look the parent up and
+ * load its directory once, so the caller can both find and create in it.
+ * Returns 1 and fills *ret_node when the name is there, 0 when it is not;
+ * on both the caller owns *ret_dir and releases it.  On failure nothing is
+ * loaded and no ret_* is written.
+ */
+static int open_parent_for_change(struct fat_fs *fs, const char *path, int root_errno,
+				  const char *root_message, struct fat_node *ret_parent,
+				  const char **ret_name, struct fat_dir *ret_dir,
+				  struct fat_node *ret_node, struct herd_error *err)
+{
+	struct fat_node parent, node;
+	struct fat_dir dir;
+	const char *name;
+	int r;
+
+	r = need_writable(fs, err);
+	if (r < 0)
+		return r;
+	if (strcmp(path, "/") == 0)
+		return herd_error_set(err, root_errno, "%s", root_message);
+	r = fat_lookup_parent(fs, path, &parent, &name, err);
+	if (r < 0)
+		return r;
+	r = fat_dir_load(fs, fat_node_cluster(fs, &parent), path, &dir, err);
+	if (r < 0)
+		return r;
+	/* fat_dir_find fails only with -ENOENT: "not there" is no error here. */
+	r = fat_dir_find(fs, &dir, name, &node) == 0;
+	if (r)
+		*ret_node = node;
+	*ret_parent = parent;
+	*ret_name = name;
+	*ret_dir = dir;
+	return r;
+}
+
+/* Point a new short entry at its first cluster; the high half exists on
+ * FAT32 only (fatgen103 "FAT Directory Structure", DIR_FstClusHI). */
+static void entry_set_first_cluster(const struct fat_fs *fs, uint8_t *e, uint32_t cluster)
+{
+	fat_put16(e, FAT_DIRENT_SIZE, 26, (uint16_t)cluster);
+	if (fs->g.type == FAT32)
+		fat_put16(e, FAT_DIRENT_SIZE, 20, (uint16_t)(cluster >> 16));
+}
+
 static size_t clusters_for(const struct fat_fs *fs, uint64_t size)
 {
 	return (size_t)((size + fs->g.cluster_size - 1) / fs->g.cluster_size);
@@ -200,6 +261,63 @@ static int resize_chain(struct fat_fs *fs, struct fat_node *node, uint32_t **cha
 	return 0;
 }
 
+/*
+ * Give a file's chain room for exactly `new_size` bytes: read the chain as
+ * it is (checked against the size by file_chain), claim any missing
+ * clusters before changing anything, then resize.  On success the caller
+ * frees *ret_chain.  A failure after the chain was read is prefixed with
+ * PATH, as every later step of a write or truncate is; file_chain's own
+ * errors already name the path and come back as they are.
+ */
+static int resize_file(struct fat_fs *fs, struct fat_node *node, const char *path,
+		       uint64_t new_size, uint32_t **ret_chain, size_t *ret_count,
+		       struct herd_error *err)
+{
+	uint32_t *chain = NULL, *extra = NULL;
+	size_t count, need;
+	int r;
+
+	r = file_chain(fs, node, path, &chain, &count, err);
+	if (r < 0)
+		return r;
+	need = clusters_for(fs, new_size);
+	if (need > count) {
+		r = fat_find_free(fs, need - count, &extra, err);
+		if (r < 0)
+			goto out;
+	}
+	r = resize_chain(fs, node, &chain, &count, need, extra, err);
+out:
+	free(extra);
+	if (r < 0) {
+		free(chain);
+		return herd_error_prefix(err, r, "%s", path);
+	}
+	*ret_chain = chain;
+	*ret_count = count;
+	return 0;
+}
+
+/* Remove a file's (or an emptied directory's) entry and free its
+ * clusters.  The chain is read first, so a broken chain stops the change
+ * before the entry is gone. */
+static int remove_entry_and_chain(struct fat_fs *fs, const struct fat_node *node, const char *path,
+				  struct herd_error *err)
+{
+	uint32_t *chain = NULL;
+	size_t count;
+	int r;
+
+	r = fat_chain_collect(fs, fat_node_cluster(fs, node), path, &chain, &count, err);
+	if (r < 0)
+		return r;
+	r = fat_dir_remove(fs, node, err);
+	if (r >= 0)
+		r = fat_chain_free(fs, chain, count, err);
+	free(chain);
+	return r;
+}
+
 /* Create `name` in the loaded directory `dir` with the given content. */
 static int create_file(struct fat_fs *fs, struct fat_dir *dir, const char *path, const char *name,
 		       const void *buf, size_t len, struct herd_error *err)
@@ -229,9 +347,7 @@ static int create_file(struct fat_fs *fs, struct fat_dir *dir, const char *path,
 		r = fat_chain_io(fs, clusters, data, 0, (void *)buf, len, true, err);
 		if (r < 0)
 			goto out;
-		fat_put16(e, FAT_DIRENT_SIZE, 26, (uint16_t)clusters[0]);
-		if (fs->g.type == FAT32)
-			fat_put16(e, FAT_DIRENT_SIZE, 20, (uint16_t)(clusters[0] >> 16));
+		entry_set_first_cluster(fs, e, clusters[0]);
 		fat_put32(e, FAT_DIRENT_SIZE, 28, (uint32_t)len);
 	}
 	r = fat_dir_commit(fs, dir, &plan, clusters + data, &off, err);
@@ -249,25 +365,17 @@ static int fat_write(void *opaque, const char *path, const void *buf, size_t len
 	struct fat_node parent, node;
 	struct fat_dir dir;
 	const char *name;
-	uint32_t *chain = NULL, *extra = NULL;
-	size_t count, need;
+	uint32_t *chain = NULL;
+	size_t count;
 	uint64_t old_size, offset, new_size;
 	int r;
 
-	r = need_writable(fs, err);
-	if (r < 0)
-		return r;
-	if (strcmp(path, "/") == 0)
-		return herd_error_set(err, EISDIR, "FAT: / is a directory");
 	/* One walk: load the parent once, and create in it if needed. */
-	r = fat_lookup_parent(fs, path, &parent, &name, err);
+	r = open_parent_for_change(fs, path, EISDIR, "FAT: / is a directory", &parent, &name, &dir,
+				   &node, err);
 	if (r < 0)
 		return r;
-	r = fat_dir_load(fs, fat_node_cluster(fs, &parent), path, &dir, err);
-	if (r < 0)
-		return r;
-	r = fat_dir_find(fs, &dir, name, &node);
-	if (r == -ENOENT) {
+	if (r == 0) {
 		if (flags & VFS_WRITE_CREATE)
 			r = create_file(fs, &dir, path, name, buf, len, err);
 		else
@@ -289,18 +397,9 @@ static int fat_write(void *opaque, const char *path, const void *buf, size_t len
 		offset = 0;
 	if (new_size > FAT_MAX_FILE_SIZE)
 		return herd_error_set(err, EFBIG, "FAT: %s: files are limited to 4 GiB - 1", path);
-	r = file_chain(fs, &node, path, &chain, &count, err);
+	r = resize_file(fs, &node, path, new_size, &chain, &count, err);
 	if (r < 0)
 		return r;
-	need = clusters_for(fs, new_size);
-	if (need > count) {
-		r = fat_find_free(fs, need - count, &extra, err);
-		if (r < 0)
-			goto out;
-	}
-	r = resize_chain(fs, &node, &chain, &count, need, extra, err);
-	if (r < 0)
-		goto out;
 	r = fat_chain_io(fs, chain, count, offset, (void *)buf, len, true, err);
 	if (r < 0)
 		goto out;
@@ -310,7 +409,6 @@ static int fat_write(void *opaque, const char *path, const void *buf, size_t len
 	r = fat_node_store(fs, &node, err);
 out:
 	free(chain);
-	free(extra);
 	if (r < 0)
 		return herd_error_prefix(err, r, "%s", path);
 	return 0;
@@ -320,16 +418,13 @@ static int fat_truncate(void *opaque, const char *path, uint64_t size, struct he
 {
 	struct fat_fs *fs = opaque;
 	struct fat_node node;
-	uint32_t *chain = NULL, *extra = NULL;
+	uint32_t *chain = NULL;
 	uint8_t *zero = NULL;
-	size_t count, need;
+	size_t count;
 	uint64_t old_size;
 	int r;
 
-	r = need_writable(fs, err);
-	if (r < 0)
-		return r;
-	r = fat_lookup(fs, path, &node, err);
+	r = lookup_for_change(fs, path, &node, err);
 	if (r < 0)
 		return r;
 	if (fat_node_is_dir(&node))
@@ -337,18 +432,9 @@ static int fat_truncate(void *opaque, const char *path, uint64_t size, struct he
 	if (size > FAT_MAX_FILE_SIZE)
 		return herd_error_set(err, EFBIG, "FAT: %s: files are limited to 4 GiB - 1", path);
 	old_size = fat_le32(node.entry, FAT_DIRENT_SIZE, 28);
-	r = file_chain(fs, &node, path, &chain, &count, err);
+	r = resize_file(fs, &node, path, size, &chain, &count, err);
 	if (r < 0)
 		return r;
-	need = clusters_for(fs, size);
-	if (need > count) {
-		r = fat_find_free(fs, need - count, &extra, err);
-		if (r < 0)
-			goto out;
-	}
-	r = resize_chain(fs, &node, &chain, &count, need, extra, err);
-	if (r < 0)
-		goto out;
 	/* Growing exposes bytes that were never written: zero them. */
 	if (size > old_size) {
 		zero = calloc(1, fs->g.cluster_size);
@@ -371,7 +457,6 @@ static int fat_truncate(void *opaque, const char *path, uint64_t size, struct he
 out:
 	free(zero);
 	free(chain);
-	free(extra);
 	if (r < 0)
 		return herd_error_prefix(err, r, "%s", path);
 	return 0;
@@ -410,18 +495,11 @@ static int fat_mkdir(void *opaque, const char *path, uint32_t mode, uint32_t uid
 	uint64_t off;
 	int r;
 
-	r = need_writable(fs, err);
+	r = open_parent_for_change(fs, path, EEXIST, "FAT: / already exists", &parent, &name, &dir,
+				   &existing, err);
 	if (r < 0)
 		return r;
-	if (strcmp(path, "/") == 0)
-		return herd_error_set(err, EEXIST, "FAT: / already exists");
-	r = fat_lookup_parent(fs, path, &parent, &name, err);
-	if (r < 0)
-		return r;
-	r = fat_dir_load(fs, fat_node_cluster(fs, &parent), path, &dir, err);
-	if (r < 0)
-		return r;
-	if (fat_dir_find(fs, &dir, name, &existing) == 0) {
+	if (r == 1) {
 		fat_dir_release(&dir);
 		return herd_error_set(err, EEXIST, "FAT: %s already exists", path);
 	}
@@ -440,10 +518,7 @@ static int fat_mkdir(void *opaque, const char *path, uint32_t mode, uint32_t uid
 		r = write_dot_entries(fs, self, fat_node_cluster(fs, &parent), tmpl, err);
 	if (r < 0)
 		goto out;
-	fat_put16(plan.slots[plan.slot_count - 1], FAT_DIRENT_SIZE, 26, (uint16_t)self);
-	if (fs->g.type == FAT32)
-		fat_put16(plan.slots[plan.slot_count - 1], FAT_DIRENT_SIZE, 20,
-			  (uint16_t)(self >> 16));
+	entry_set_first_cluster(fs, plan.slots[plan.slot_count - 1], self);
 	r = fat_dir_commit(fs, &dir, &plan, clusters, &off, err);
 out:
 	free(clusters);
@@ -457,34 +532,20 @@ static int fat_unlink(void *opaque, const char *path, struct herd_error *err)
 {
 	struct fat_fs *fs = opaque;
 	struct fat_node node;
-	uint32_t *chain = NULL;
-	size_t count;
 	int r;
 
-	r = need_writable(fs, err);
-	if (r < 0)
-		return r;
-	r = fat_lookup(fs, path, &node, err);
+	r = lookup_for_change(fs, path, &node, err);
 	if (r < 0)
 		return r;
 	if (fat_node_is_dir(&node))
 		return herd_error_set(err, EISDIR, "FAT: %s is a directory", path);
-	r = fat_chain_collect(fs, fat_node_cluster(fs, &node), path, &chain, &count, err);
-	if (r < 0)
-		return r;
-	r = fat_dir_remove(fs, &node, err);
-	if (r >= 0)
-		r = fat_chain_free(fs, chain, count, err);
-	free(chain);
-	return r;
+	return remove_entry_and_chain(fs, &node, path, err);
 }
 
 /* Remove an empty directory's entry and clusters. */
 static int remove_dir(struct fat_fs *fs, const struct fat_node *node, const char *path,
 		      struct herd_error *err)
 {
-	uint32_t *chain = NULL;
-	size_t count;
 	int r;
 
 	r = fat_dir_is_empty(fs, fat_node_cluster(fs, node), path, err);
@@ -492,14 +553,7 @@ static int remove_dir(struct fat_fs *fs, const struct fat_node *node, const char
 		return r;
 	if (r == 0)
 		return herd_error_set(err, ENOTEMPTY, "FAT: %s: directory not empty", path);
-	r = fat_chain_collect(fs, fat_node_cluster(fs, node), path, &chain, &count, err);
-	if (r < 0)
-		return r;
-	r = fat_dir_remove(fs, node, err);
-	if (r >= 0)
-		r = fat_chain_free(fs, chain, count, err);
-	free(chain);
-	return r;
+	return remove_entry_and_chain(fs, node, path, err);
 }
 
 static int fat_rmdir(void *opaque, const char *path, struct herd_error *err)
@@ -508,10 +562,7 @@ static int fat_rmdir(void *opaque, const char *path, struct herd_error *err)
 	struct fat_node node;
 	int r;
 
-	r = need_writable(fs, err);
-	if (r < 0)
-		return r;
-	r = fat_lookup(fs, path, &node, err);
+	r = lookup_for_change(fs, path, &node, err);
 	if (r < 0)
 		return r;
 	if (node.is_root)
@@ -519,6 +570,23 @@ static int fat_rmdir(void *opaque, const char *path, struct herd_error *err)
 	if (!fat_node_is_dir(&node))
 		return herd_error_set(err, ENOTDIR, "FAT: %s is not a directory", path);
 	return remove_dir(fs, &node, path, err);
+}
+
+/* Read the ".." entry of the directory at `dir_cluster`: the second slot
+ * of its first cluster, where write_dot_entries (and every FAT
+ * implementation) puts it.  A directory without one is corrupt. */
+static int read_dotdot_entry(struct fat_fs *fs, uint32_t dir_cluster, uint8_t e[FAT_DIRENT_SIZE],
+			     struct herd_error *err)
+{
+	int r = blockdev_pread(fs->bd, e, FAT_DIRENT_SIZE, fat_cluster_offset(fs, dir_cluster) + 32,
+			       err);
+
+	if (r < 0)
+		return r;
+	if (memcmp(e, "..         ", 11) != 0)
+		return herd_error_set(err, EIO, "FAT: directory at cluster %u has no '..' entry",
+				      dir_cluster);
+	return 0;
 }
 
 /* Read the cluster a directory's ".." points at (0 = root). */
@@ -530,12 +598,9 @@ static int dotdot_of(struct fat_fs *fs, uint32_t dir_cluster, uint32_t *ret, str
 	if (!fat_cluster_valid(fs, dir_cluster))
 		return herd_error_set(err, EIO, "FAT: directory cluster %u out of range",
 				      dir_cluster);
-	r = blockdev_pread(fs->bd, e, sizeof(e), fat_cluster_offset(fs, dir_cluster) + 32, err);
+	r = read_dotdot_entry(fs, dir_cluster, e, err);
 	if (r < 0)
 		return r;
-	if (memcmp(e, "..         ", 11) != 0)
-		return herd_error_set(err, EIO, "FAT: directory at cluster %u has no '..' entry",
-				      dir_cluster);
 	*ret = fat_le16(e, sizeof(e), 26) |
 	       (fs->g.type == FAT32 ? (uint32_t)fat_le16(e, sizeof(e), 20) << 16 : 0);
 	if (fs->g.type == FAT32 && *ret == fs->g.root_cluster)
@@ -550,12 +615,9 @@ static int set_dotdot(struct fat_fs *fs, uint32_t dir_cluster, uint32_t parent,
 	uint64_t off = fat_cluster_offset(fs, dir_cluster) + 32;
 	int r;
 
-	r = blockdev_pread(fs->bd, e, sizeof(e), off, err);
+	r = read_dotdot_entry(fs, dir_cluster, e, err);
 	if (r < 0)
 		return r;
-	if (memcmp(e, "..         ", 11) != 0)
-		return herd_error_set(err, EIO, "FAT: directory at cluster %u has no '..' entry",
-				      dir_cluster);
 	fat_put16(e, sizeof(e), 26, (uint16_t)parent);
 	fat_put16(e, sizeof(e), 20, fs->g.type == FAT32 ? (uint16_t)(parent >> 16) : 0);
 	return blockdev_pwrite(fs->bd, e, sizeof(e), off, err);
@@ -591,10 +653,7 @@ static int fat_rename(void *opaque, const char *from, const char *to, struct her
 	uint64_t off;
 	int r;
 
-	r = need_writable(fs, err);
-	if (r < 0)
-		return r;
-	r = fat_lookup(fs, from, &src, err);
+	r = lookup_for_change(fs, from, &src, err);
 	if (r < 0)
 		return r;
 	if (src.is_root)
@@ -647,19 +706,10 @@ static int fat_rename(void *opaque, const char *from, const char *to, struct her
 	if (r < 0)
 		goto out;
 	if (replace) {
-		if (fat_node_is_dir(&target)) {
+		if (fat_node_is_dir(&target))
 			r = remove_dir(fs, &target, to, err);
-		} else {
-			uint32_t *chain = NULL;
-			size_t count;
-			r = fat_chain_collect(fs, fat_node_cluster(fs, &target), to, &chain, &count,
-					      err);
-			if (r >= 0)
-				r = fat_dir_remove(fs, &target, err);
-			if (r >= 0)
-				r = fat_chain_free(fs, chain, count, err);
-			free(chain);
-		}
+		else
+			r = remove_entry_and_chain(fs, &target, to, err);
 		if (r < 0)
 			goto out;
 	}
@@ -714,10 +764,7 @@ static int fat_utimes(void *opaque, const char *path, int64_t mtime, struct herd
 	struct fat_node node;
 	int r;
 
-	r = need_writable(fs, err);
-	if (r < 0)
-		return r;
-	r = fat_lookup(fs, path, &node, err);
+	r = lookup_for_change(fs, path, &node, err);
 	if (r < 0 || node.is_root)
 		return r; /* the root has no entry to hold times */
 	touch_entry(node.entry, mtime);
@@ -731,10 +778,7 @@ static int fat_chmod(void *opaque, const char *path, uint32_t mode, struct herd_
 	uint8_t attr;
 	int r;
 
-	r = need_writable(fs, err);
-	if (r < 0)
-		return r;
-	r = fat_lookup(fs, path, &node, err);
+	r = lookup_for_change(fs, path, &node, err);
 	if (r < 0 || node.is_root)
 		return r;
 	attr = node.entry[11];
