@@ -93,7 +93,7 @@ int settings_cli_next(struct cli *cli, const struct settings_cli_getopt *g, int 
 
 /*
  * One host's settings, resolved the way every settings-taking command does
- * (config show, customize; build and burn next): --config and --host go
+ * (config show, customize, build, burn): --config and --host go
  * together; the fleet file, if given, is loaded and the host resolved with
  * flags > HERD_<KEY> > host entry > defaults.  `overrides` (the flags) is
  * consumed: freed in every case.  Returns -1 with *ret filled, or the exit

@@ -29,6 +29,7 @@
 static char tmpdir[] = "/tmp/herd-test-recipe.XXXXXX";
 static char sample[300], bullseye[300], img[300], copy[300], keyfile[300], srcfile[300];
 
+static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void run(const char *fmt, ...)
 {
 	char cmd[2048];

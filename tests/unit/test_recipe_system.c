@@ -30,6 +30,7 @@
 static char tmpdir[] = "/tmp/herd-test-recipe-system.XXXXXX";
 static char sample[300], nonm[300], img[300], keyfile[300], badkey[300];
 
+static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void run(const char *fmt, ...)
 {
 	char cmd[2048];

@@ -19,6 +19,7 @@
 
 static char tmpdir[] = "/tmp/herd-test-vfs.XXXXXX";
 
+static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void run(const char *fmt, ...)
 {
 	char cmd[2048];

@@ -232,6 +232,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		   : MHD_NO;
 }
 
+/* libmicrohttpd's log callback (MHD_OPTION_EXTERNAL_LOGGER): fmt is a
+ * printf format from the library. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct http_server *server = cls;
