@@ -10,10 +10,12 @@
 # MiB/s = clients x size / wall time from first start to last finish.
 #
 # The clients share this machine's CPUs with the server, so the CPU
-# seconds of each side (last round) are printed too: the clients' own
-# CPU time bounds what any server can reach here ("bound": the MiB/s a
-# server costing nothing would allow, clients' CPU spread over every
-# CPU), and so bounds the ratio.  On a veth pair the receiving side's
+# seconds of each side (last round) are printed too, and what the
+# clients' own CPU time leaves for any server ("ceiling": the MiB/s a
+# server costing no CPU at all would reach if the clients kept their
+# measured cost per MiB, spread over every CPU).  It is an estimate, not
+# a proof: a faster server may also change what a client spends per
+# block (fewer sleeps in poll).  On a veth pair the receiving side's
 # kernel work (IP/UDP input, waking the reader) runs in the sender's
 # context, so each server's CPU includes its clients' receive path.
 #   A'. B'. the same two cases with one light client process
@@ -212,8 +214,8 @@ run_case() { # NAME N FILE MIB TARGET
 	if [ "$hcl" != "?" ]; then
 		bound=$(awk -v n="$n" -v mib="$mib" -v cpus="$(nproc)" -v c="$hcl" \
 			'BEGIN{printf "%.1f", (c > 0 ? n * mib * cpus / c : 0)}')
-		printf '%-16s bound: the clients alone used %s CPU-s for %s MiB: with %s CPUs no server can pass %s MiB/s here, %s x dnsmasq\n' \
-			"" "$hcl" "$((n * mib))" "$(nproc)" "$bound" "$(ratio "$bound" "$dr")"
+		printf '%-16s ceiling: the clients alone used %s CPU-s for %s MiB; at that cost a server using no CPU would reach about %s MiB/s on %s CPUs, %s x dnsmasq\n' \
+			"" "$hcl" "$((n * mib))" "$bound" "$(nproc)" "$(ratio "$bound" "$dr")"
 	fi
 }
 
