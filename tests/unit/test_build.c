@@ -23,6 +23,8 @@
 #include <zstd.h>
 #include <cmocka.h>
 
+#include "run_testlib.h"
+
 #include "build/build.h"
 #include "build/build_internal.h"
 #include "config/settings.h"
@@ -32,20 +34,6 @@
 
 static char tmpdir[] = "/tmp/herd-test-build.XXXXXX";
 static char sample[300], outdir[300], keyfile[300], keyfile2[300];
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 static void write_local(const char *path, const char *text)
 {

@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "run_testlib.h"
+
 #include "config/settings.h"
 #include "image/image.h"
 #include "recipe/recipe.h"
@@ -34,20 +36,6 @@
 
 static char tmpdir[] = "/tmp/herd-test-firstboot.XXXXXX";
 static char sample[300], img[300], keyfile[300];
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 static int setup(void **state)
 {

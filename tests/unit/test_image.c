@@ -14,23 +14,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "run_testlib.h"
+
 #include "image/image.h"
 
 static char tmpdir[] = "/tmp/herd-test-image.XXXXXX";
 static char sample[300];
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 static void expect_location(const char *spec, const char *img, const char *part, const char *path)
 {

@@ -23,6 +23,8 @@
 #include <strings.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "run_testlib.h"
 #include <jansson.h>
 
 #include "blk/ptable.h"
@@ -57,21 +59,6 @@ static int teardown(void **state)
 		return -1;
 	free(f);
 	return 0;
-}
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fail_msg("command failed (%d): %s", rc, cmd);
 }
 
 /* A sparse image of `size` bytes partitioned by an sfdisk script. */

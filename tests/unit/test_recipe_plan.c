@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "run_testlib.h"
+
 #include "config/settings.h"
 #include "image/image.h"
 #include "recipe/recipe.h"
@@ -28,19 +30,6 @@
 
 static char tmpdir[] = "/tmp/herd-test-recipe.XXXXXX";
 static char sample[300], bullseye[300], img[300], copy[300], keyfile[300], srcfile[300];
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 static void write_local(const char *path, const char *text)
 {

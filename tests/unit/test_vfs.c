@@ -15,22 +15,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "run_testlib.h"
+
 #include "fs/vfs.h"
 
 static char tmpdir[] = "/tmp/herd-test-vfs.XXXXXX";
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 static struct vfs *mount_image(const char *path, bool writable)
 {
