@@ -8,7 +8,9 @@
 #   build    compilers, meson, the libraries libherd links
 #   test     cmocka, clang's libFuzzer runtime, and the independent tools
 #            the integration tests use as witnesses (debootstrap and
-#            qemu-system-x86 for the boot test, tests/integration/boot.sh)
+#            qemu-system-x86 for the boot test, tests/integration/boot.sh;
+#            the iPXE ROMs and a Debian kernel in /boot, which
+#            tests/integration/ipxe.sh PXE-boots from herd serve)
 #   bench    the anchors bench/ compares against that the tests do not
 #            need (only with --bench: they are large)
 set -euo pipefail
@@ -28,10 +30,10 @@ test=(
 	busybox isc-dhcp-client kea-admin dnsmasq-base iproute2
 	tftp-hpa atftp curl nftables
 	python3-yaml
-	debootstrap qemu-system-x86
+	debootstrap qemu-system-x86 ipxe-qemu linux-image-amd64
 )
 bench=(
-	libguestfs-tools linux-image-amd64
+	libguestfs-tools
 )
 
 if [ "$(id -u)" -ne 0 ]; then
