@@ -70,6 +70,7 @@ enum {
 	OPT_TFTP_SERVER,
 	OPT_BOOT_FILE,
 	OPT_PXE_MENU,
+	OPT_ARP_PROBE,
 };
 
 /* --dns A[,B...]: up to DHCP_DNS_MAX addresses, repeatable. */
@@ -158,6 +159,11 @@ static int serve_option(struct cli *cli, void *ctx, int opt, const char *arg)
 					       sizeof(cfg->dhcp.pxe_menu_text) - 1);
 		memcpy(cfg->dhcp.pxe_menu_text, arg, strlen(arg) + 1);
 		return 0;
+	case OPT_ARP_PROBE:
+		if (parse_u32(arg, 0, DHCP_PROBE_MS_MAX, &cfg->dhcp.probe_ms) < 0)
+			return cli_usage_error(cli, "--arp-probe %s: expected 0-%u (milliseconds)",
+					       arg, DHCP_PROBE_MS_MAX);
+		return 0;
 	case 'l':
 		if (parse_duration_s(arg, &cfg->dhcp.lease_time) < 0)
 			return cli_usage_error(
@@ -228,6 +234,7 @@ static int serve_run_cmd(struct cli *cli, int argc, char **argv)
 	    {"tftp-server", required_argument, NULL, OPT_TFTP_SERVER},
 	    {"boot-file", required_argument, NULL, OPT_BOOT_FILE},
 	    {"pxe-menu", required_argument, NULL, OPT_PXE_MENU},
+	    {"arp-probe", required_argument, NULL, OPT_ARP_PROBE},
 	    {"http-root", required_argument, NULL, 'R'},
 	    {"tftp-blksize-max", required_argument, NULL, 'B'},
 	    {"tftp-windowsize-max", required_argument, NULL, 'W'},
@@ -292,7 +299,7 @@ const struct cli_command cmd_serve = {
 	"                  [--router IP] [--dns IP,...] [--domain NAME] [--tftp-server IP]\n"
 	"                  [--boot-file NAME] [--pxe-menu TEXT] [--tftp-blksize-max N]\n"
 	"                  [--tftp-windowsize-max N] [--tftp-max-transfers N]\n"
-	"                  [--tftp-max-per-client N]\n"
+	"                  [--tftp-max-per-client N] [--arp-probe MS]\n"
 	"\n"
 	"One process, one event loop: answers the boards on the network named by\n"
 	"--interface, serves their boot files, and logs one line per boot step per\n"
@@ -307,6 +314,9 @@ const struct cli_command cmd_serve = {
 	"                        out leases from --range) or off\n"
 	"      --range A-B       first and last address to lease (server mode)\n"
 	"      --lease-time T    lease length: seconds, or 30m, 12h, 7d (default 1h)\n"
+	"      --arp-probe MS    before offering an address nobody holds, ask the link\n"
+	"                        who has it and wait MS ms (default 200); an answer\n"
+	"                        quarantines it as in use; 0: no check (server mode)\n"
 	"      --static-lease MAC=IP, --static-lease HOSTNAME=IP\n"
 	"                        always give IP to this MAC, or to the client sending\n"
 	"                        this host name (option 12); repeatable (server mode)\n"

@@ -5,8 +5,9 @@
  * (invariants: every present option lies inside option_data) and through
  * the request handler of a server-mode and a proxy-mode server (leases in
  * memory; the pool of 16 addresses fills up, expires and is reused as the
- * clock advances), and every reply must parse again as a BOOTREPLY of at
- * most the size a client accepts.
+ * clock advances; a DISCOVER deferred for the conflict probe is resumed
+ * after a silent or an answered probe), and every reply must parse again
+ * as a BOOTREPLY of at most the size a client accepts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct dhcp_packet p;
 	static struct dhcp_reply reply;
 	static int64_t now = 1700000000;
+	int r;
 
 	if (!server) {
 		server = make(DHCP_MODE_SERVER);
@@ -78,7 +80,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	now += 7;
-	if (dhcp_server_handle(server, data, size, now, &reply) == 1)
+	r = dhcp_server_handle(server, data, size, now, &reply);
+	if (r == DHCP_HANDLE_PROBE) {
+		/* The probe's outcome from the input's last byte: silence, or a
+		 * host (its MAC from the packet) that uses the address. */
+		static const uint8_t squatter[6] = {0x02, 0xee, 0, 0, 0, 1};
+		bool conflict = data[size - 1] & 1;
+		if (reply.probe_ip < 0x0a090064 || reply.probe_ip > 0x0a090073)
+			abort();
+		if (dhcp_server_probe_done(server, reply.probe_ip, conflict ? squatter : NULL,
+					   now) < 0)
+			abort();
+		r = dhcp_server_resume(server, data, size, now, &reply);
+	}
+	if (r == 1)
 		check_reply(&reply);
 	if (dhcp_server_handle(proxy, data, size, now, &reply) == 1)
 		check_reply(&reply);

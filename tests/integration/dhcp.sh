@@ -3,7 +3,8 @@
 # namespaces joined by a veth pair (nothing leaves them):
 #   server mode: udhcpc (busybox) and dhclient (isc-dhcp-client) obtain,
 #   renew and release leases; a static lease by MAC is honoured; a restart
-#   of herd keeps the leases; garbage (truncated, bad option lengths, wrong
+#   of herd keeps the leases; an address another host on the link answers
+#   ARP for is quarantined and not offered; garbage (truncated, bad option lengths, wrong
 #   op, huge option lists) is ignored with log lines and herd keeps serving;
 #   proxy mode: a Pi 4 bootloader DISCOVER (tests/net/dhcp_probe) gets the
 #   PXE offer (option 43 bytes, 60, 66, siaddr, no address) and udhcpc gets
@@ -182,6 +183,34 @@ set_mac 02:00:00:00:03:03
 inc busybox udhcpc -i vC -n -q -f -s "$WORK/hook" -t 5 -T 1 -r "$BEFORE" >"$WORK/udhcpc.out" 2>&1
 CHECK_WHAT="after a restart the same client gets the same address $BEFORE back"
 check grep -q "^bound $BEFORE " "$HOOK_LOG"
+
+# --- conflict check: an address in use on the link is not offered ----------
+# A squatter (a macvlan beside the client, a MAC of its own) holds
+# 10.77.0.150; the client asks for exactly that address.  herd's ARP probe
+# gets the squatter's answer, quarantines the address and offers another.
+CHECK_WHAT="herd serve probes offers (ARP socket opened before dropping root)"
+check grep -q "conflict check: ARP probe, 200 ms" "$WORK/herd.log"
+set_mac 02:00:00:00:06:06
+ip netns exec "$C" sysctl -qw net.ipv4.conf.vC.arp_ignore=1
+ip -n "$C" link add sq link vC type macvlan mode bridge
+ip -n "$C" link set sq address 02:00:00:5a:5a:5a
+ip -n "$C" addr add 10.77.0.150/24 dev sq
+ip -n "$C" link set sq up
+: >"$HOOK_LOG"
+inc busybox udhcpc -i vC -n -q -f -s "$WORK/hook" -t 5 -T 1 -r 10.77.0.150 >"$WORK/udhcpc.out" 2>&1
+CHECK_WHAT="herd logs the conflict with the squatter's MAC"
+check grep -q "conflict: 10.77.0.150 is in use on the network by 02:00:00:5a:5a:5a" "$WORK/herd.log"
+GOT=$(awk '/^bound/ {print $2; exit}' "$HOOK_LOG")
+CHECK_WHAT="the client gets another address than the squatter's (got ${GOT:-nothing})"
+check test -n "$GOT" -a "$GOT" != 10.77.0.150
+ip -n "$C" link del sq
+# a second client asking for it now: quarantined, not offered, no new probe
+set_mac 02:00:00:00:07:07
+: >"$HOOK_LOG"
+inc busybox udhcpc -i vC -n -q -f -s "$WORK/hook" -t 5 -T 1 -r 10.77.0.150 >"$WORK/udhcpc.out" 2>&1
+GOT=$(awk '/^bound/ {print $2; exit}' "$HOOK_LOG")
+CHECK_WHAT="the quarantined address stays unoffered (got ${GOT:-nothing})"
+check test -n "$GOT" -a "$GOT" != 10.77.0.150
 
 # --- garbage is ignored, then a normal lease -------------------------------
 set_mac 02:00:00:00:05:05

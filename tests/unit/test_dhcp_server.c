@@ -2,7 +2,8 @@
  * test_dhcp_server.c — the DHCP request handler as a pure function: bytes
  * and a clock in, a reply (or silence and a log line) out.  Server mode
  * (RFC 2131 §4.3 message by message, static leases, persistence across a
- * restart, the Pi 3 ROM rule) and proxy mode (PXE boot options only).
+ * restart, the Pi 3 ROM rule, the conflict probe) and proxy mode (PXE
+ * boot options only).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -67,6 +68,7 @@ static void base_config(struct fixture *f, enum dhcp_mode mode)
 	snprintf(f->config.domain, sizeof(f->config.domain), "lab.example");
 	snprintf(f->db_path, sizeof(f->db_path), "%s/leases.db", f->dir);
 	f->config.db_path = f->db_path;
+	f->config.probe_ms = 0; /* test_probe turns it on */
 }
 
 static void start(struct fixture *f)
@@ -625,6 +627,100 @@ static void test_relay_and_size(void **state)
 	assert_true(f->reply.length <= DHCP_REPLY_MIN_MAX);
 }
 
+/* handle() for a DISCOVER that is expected to be deferred for a probe;
+ * returns the address to probe. */
+static uint32_t discover_deferred(struct fixture *f, struct test_packet *t, const uint8_t *mac,
+				  uint32_t xid, int64_t now)
+{
+	tp_init(t, xid, mac);
+	tp_opt_u8(t, 53, DHCP_DISCOVER);
+	tp_end(t);
+	assert_int_equal(dhcp_server_handle(f->server, t->data, t->length, now, &f->reply),
+			 DHCP_HANDLE_PROBE);
+	assert_memory_equal(f->reply.mac, mac, 6);
+	assert_true(f->reply.probe_ip >= FIRST && f->reply.probe_ip <= LAST);
+	return f->reply.probe_ip;
+}
+
+/* Conflict check: a DISCOVER for an address nobody holds waits for the
+ * probe with the address held; silence gets the OFFER, an answer from
+ * another host quarantines the address and the DISCOVER moves on. */
+static void test_probe(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t squatter[6] = {0x02, 0xee, 0, 0, 0, 1};
+	struct test_packet ta, tb;
+	uint32_t a_ip, b_ip, b_ip2;
+	const struct dhcp_lease *l;
+	const struct dhcp_stats *st;
+
+	f->config.probe_ms = 100;
+	start(f);
+	a_ip = discover_deferred(f, &ta, mac_a, 1, NOW);
+	l = dhcp_leases_by_ip(dhcp_server_leases(f->server), a_ip);
+	assert_int_equal(l->state, DHCP_LEASE_OFFERED);
+	assert_memory_equal(l->mac, mac_a, 6);
+	/* held: the next client is probed on another address */
+	b_ip = discover_deferred(f, &tb, mac_b, 2, NOW);
+	assert_int_not_equal(b_ip, a_ip);
+
+	/* silence: a's DISCOVER gets its OFFER, with its own xid */
+	assert_int_equal(dhcp_server_probe_done(f->server, a_ip, NULL, NOW), 0);
+	assert_int_equal(dhcp_server_resume(f->server, ta.data, ta.length, NOW, &f->reply), 1);
+	assert_int_equal(dhcp_packet_parse(f->reply.data, f->reply.length, &f->parsed, NULL), 0);
+	assert_int_equal(f->parsed.message_type, DHCP_OFFER);
+	assert_int_equal(f->parsed.yiaddr, a_ip);
+	assert_int_equal(f->parsed.xid, 1);
+
+	/* a host answers for b's address: quarantined, b moves on */
+	assert_int_equal(dhcp_server_probe_done(f->server, b_ip, squatter, NOW), 0);
+	assert_non_null(strstr(f->last_log, "conflict"));
+	assert_non_null(strstr(f->last_log, "02:ee:00:00:00:01"));
+	l = dhcp_leases_by_ip(dhcp_server_leases(f->server), b_ip);
+	assert_int_equal(l->state, DHCP_LEASE_DECLINED);
+	assert_false(l->has_mac);
+	assert_int_equal(dhcp_server_resume(f->server, tb.data, tb.length, NOW, &f->reply),
+			 DHCP_HANDLE_PROBE);
+	b_ip2 = f->reply.probe_ip;
+	assert_true(b_ip2 != a_ip && b_ip2 != b_ip);
+	assert_int_equal(dhcp_server_probe_done(f->server, b_ip2, NULL, NOW), 0);
+	assert_int_equal(dhcp_server_resume(f->server, tb.data, tb.length, NOW, &f->reply), 1);
+	assert_int_equal(f->reply.yiaddr, b_ip2);
+
+	/* resuming counts nothing twice */
+	st = dhcp_server_stats(f->server);
+	assert_int_equal(st->received, 2);
+	assert_int_equal(st->probes, 3);
+	assert_int_equal(st->conflicts, 1);
+	assert_int_equal(st->offers, 2);
+
+	/* a's lease: REQUEST/ACK; asking again while bound needs no probe */
+	assert_int_equal(request(f, mac_a, SERVER, a_ip, 0, NOW + 1), DHCP_ACK);
+	assert_int_equal(discover(f, mac_a, 3, NOW + 2), DHCP_OFFER);
+	assert_int_equal(f->parsed.yiaddr, a_ip);
+	/* the lease ran out and the probe is stale: probed again */
+	assert_int_equal(discover_deferred(f, &ta, mac_a, 4, NOW + 601 + DHCP_PROBE_FRESH_SECONDS),
+			 a_ip);
+	/* a probe that vouched a moment ago is enough */
+	assert_int_equal(dhcp_server_probe_done(f->server, a_ip, NULL, NOW + 700), 0);
+	assert_int_equal(discover(f, mac_a, 5, NOW + 710), DHCP_OFFER);
+	assert_int_equal(f->parsed.yiaddr, a_ip);
+}
+
+/* Proxy mode and static leases are never probed. */
+static void test_probe_not_for_statics(void **state)
+{
+	struct fixture *f = *state;
+
+	f->config.probe_ms = 100;
+	assert_int_equal(dhcp_config_add_static(&f->config, "02:00:00:00:00:0a=10.9.0.102", NULL),
+			 0);
+	start(f);
+	assert_int_equal(discover(f, mac_a, 1, NOW), DHCP_OFFER);
+	assert_int_equal(f->parsed.yiaddr, TP_IP(10, 9, 0, 102));
+	assert_int_equal(dhcp_server_stats(f->server)->probes, 0);
+}
+
 static void test_config(void **state)
 {
 	struct dhcp_config c;
@@ -653,6 +749,10 @@ static void test_config(void **state)
 	c.server_ip = TP_IP(10, 0, 1, 1);
 	assert_int_equal(dhcp_config_validate(&c, &err), -EINVAL);
 	assert_non_null(strstr(err.message, "not in the subnet"));
+	c.server_ip = TP_IP(10, 0, 0, 1);
+	c.probe_ms = DHCP_PROBE_MS_MAX + 1;
+	assert_int_equal(dhcp_config_validate(&c, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "ARP probe"));
 	dhcp_config_clear(&c);
 }
 
@@ -670,6 +770,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_clients_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_relay_and_size, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_not_for_statics, setup, teardown),
 	    cmocka_unit_test(test_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,15 +61,17 @@ struct dhcp_batch {
 
 void dhcp_socket_close(struct dhcp_server *s)
 {
+	dhcp_probe_close(s);
 	if (s->fd >= 0) {
 		const struct dhcp_stats *st = &s->stats;
 		netlog(s->log, NETLOG_INFO, "dhcp",
 		       "stopping: %llu received, %llu offers, %llu acks, %llu naks, %llu declines, "
-		       "%llu releases, %llu informs, %llu ignored, %llu malformed, %llu send "
-		       "failures, %llu batches",
+		       "%llu probes, %llu conflicts, %llu releases, %llu informs, %llu ignored, "
+		       "%llu malformed, %llu send failures, %llu batches",
 		       (unsigned long long)st->received, (unsigned long long)st->offers,
 		       (unsigned long long)st->acks, (unsigned long long)st->naks,
-		       (unsigned long long)st->declines, (unsigned long long)st->releases,
+		       (unsigned long long)st->declines, (unsigned long long)st->probes,
+		       (unsigned long long)st->conflicts, (unsigned long long)st->releases,
 		       (unsigned long long)st->informs, (unsigned long long)st->ignored,
 		       (unsigned long long)st->malformed, (unsigned long long)s->send_failures,
 		       (unsigned long long)s->batches);
@@ -82,7 +84,7 @@ void dhcp_socket_close(struct dhcp_server *s)
 	s->batch = NULL;
 }
 
-static int64_t wall_clock_s(void)
+int64_t dhcp_wall_clock_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -119,7 +121,12 @@ static int arrival_ifindex(struct msghdr *m)
 	return 0;
 }
 
-static void queue_reply(struct dhcp_server *s, int n)
+struct dhcp_reply *dhcp_reply_slot(struct dhcp_server *s, int n)
+{
+	return &s->batch->out[n];
+}
+
+void dhcp_queue_reply(struct dhcp_server *s, int n)
 {
 	struct dhcp_batch *b = s->batch;
 	struct dhcp_reply *r = &b->out[n];
@@ -172,11 +179,25 @@ static void send_replies(struct dhcp_server *s, int count)
 	}
 }
 
+void dhcp_flush(struct dhcp_server *s, int replies)
+{
+	struct herd_error err = {0};
+
+	/* Durable before anyone hears of it. */
+	if (dhcp_server_commit(s, &err) < 0) {
+		netlog(s->log, NETLOG_ERROR, "dhcp", "%s; %d replies not sent",
+		       herd_error_message(&err), replies);
+		herd_error_clear(&err);
+		return;
+	}
+	if (replies)
+		send_replies(s, replies);
+}
+
 static void on_readable(struct evloop *loop, int fd, uint32_t events, void *userdata)
 {
 	struct dhcp_server *s = userdata;
 	struct dhcp_batch *b = s->batch;
-	struct herd_error err = {0};
 
 	for (int round = 0; round < DHCP_BATCHES_PER_EVENT; round++) {
 		int got = receive_batch(s), replies = 0;
@@ -189,7 +210,7 @@ static void on_readable(struct evloop *loop, int fd, uint32_t events, void *user
 		}
 		if (got == 0)
 			return;
-		now = wall_clock_s();
+		now = dhcp_wall_clock_s();
 		s->batches++;
 		for (int i = 0; i < got; i++) {
 			struct mmsghdr *m = &b->in_msgs[i];
@@ -207,18 +228,12 @@ static void on_readable(struct evloop *loop, int fd, uint32_t events, void *user
 			if (ifindex && ifindex != s->ifindex)
 				continue;
 			r = dhcp_server_handle(s, b->in[i], m->msg_len, now, &b->out[replies]);
-			if (r > 0)
-				queue_reply(s, replies++);
+			if (r == DHCP_HANDLE_PROBE && s->prober)
+				dhcp_probe_defer(s, b->in[i], m->msg_len, &b->out[replies]);
+			else if (r == 1)
+				dhcp_queue_reply(s, replies++);
 		}
-		/* Durable before anyone hears of it. */
-		if (dhcp_server_commit(s, &err) < 0) {
-			netlog(s->log, NETLOG_ERROR, "dhcp", "%s; %d replies not sent",
-			       herd_error_message(&err), replies);
-			herd_error_clear(&err);
-			continue;
-		}
-		if (replies)
-			send_replies(s, replies);
+		dhcp_flush(s, replies);
 		if (got < DHCP_BATCH)
 			return;
 	}
@@ -327,6 +342,11 @@ int dhcp_server_new(struct evloop *loop, const struct serve_config *cfg, const s
 		else
 			s->loop = loop;
 	}
+	if (r >= 0) {
+		r = dhcp_probe_open(s);
+		if (r < 0)
+			herd_error_set(err, -r, "dhcp: conflict check: %s", strerror(-r));
+	}
 	if (r < 0) {
 		dhcp_server_free(s);
 		return r;
@@ -338,7 +358,7 @@ int dhcp_server_new(struct evloop *loop, const struct serve_config *cfg, const s
 		       dhcp_ip_string(config.netmask, m),
 		       dhcp_ip_string(config.range_first, (char[16]){0}),
 		       dhcp_ip_string(config.range_last, (char[16]){0}), s->config.lease_time,
-		       config.static_count, dhcp_leases_bound(s->leases, wall_clock_s()));
+		       config.static_count, dhcp_leases_bound(s->leases, dhcp_wall_clock_s()));
 	else
 		netlog(log, NETLOG_INFO, "dhcp", "proxy on %s (%s): boot server %s", s->ifname,
 		       dhcp_ip_string(config.server_ip, a), s->tftp_string);

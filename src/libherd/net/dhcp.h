@@ -44,6 +44,13 @@ enum dhcp_mode {
 #define DHCP_DEFAULT_LEASE_TIME	  3600u
 #define DHCP_OFFER_HOLD_SECONDS	  60
 #define DHCP_DECLINE_HOLD_SECONDS 600
+/* Conflict detection: how long an ARP probe waits for an answer by
+ * default, how long a silent probe vouches for an address, and how many
+ * addresses one DISCOVER may try before it is dropped. */
+#define DHCP_DEFAULT_PROBE_MS	 200u
+#define DHCP_PROBE_MS_MAX	 5000u
+#define DHCP_PROBE_FRESH_SECONDS 60
+#define DHCP_PROBE_ATTEMPTS	 3
 
 struct dhcp_config {
 	enum dhcp_mode mode;
@@ -68,11 +75,16 @@ struct dhcp_config {
 	/* state: SQLite file for leases and clients (NULL = memory only);
 	 * dhcp_server_new() takes it from serve_config.db_path */
 	const char *db_path;
+	/* server mode: before a DISCOVER is offered an address nobody holds
+	 * a lease on, ask the link who has it (RFC 5227 ARP probe) and wait
+	 * this long for an answer; an answer quarantines the address like a
+	 * DECLINE.  0 = no probe (dnsmasq --no-ping). */
+	uint32_t probe_ms;
 	/* ports: 67/68 except in tests */
 	uint16_t server_port, client_port;
 };
 
-/* Defaults: mode off, ports 67/68, lease time 3600. */
+/* Defaults: mode off, ports 67/68, lease time 3600, probe 200 ms. */
 void dhcp_config_init(struct dhcp_config *c);
 void dhcp_config_clear(struct dhcp_config *c);
 /* Parse a mode name: "off", "proxy", "server". */
@@ -97,6 +109,9 @@ struct dhcp_reply {
 	uint8_t message_type;
 	uint32_t yiaddr;
 	uint8_t mac[6];
+	/* dhcp_server_handle() returned DHCP_HANDLE_PROBE: the address to
+	 * probe before this DISCOVER can be answered. */
+	uint32_t probe_ip;
 };
 
 struct dhcp_server;
@@ -119,8 +134,26 @@ void dhcp_server_free(struct dhcp_server *s);
 /* Handle one received datagram at wall-clock time now (seconds).  Returns
  * 1 with *ret_reply filled when a reply is to be sent, 0 when the packet
  * is ignored (with a log line saying why), -errno on an internal failure
- * (database). */
+ * (database), or DHCP_HANDLE_PROBE when the packet is a DISCOVER whose
+ * address must first be probed (config.probe_ms): the address is held
+ * for the client and named in ret_reply->probe_ip; the caller probes it,
+ * reports with dhcp_server_probe_done() and hands the same bytes to
+ * dhcp_server_resume(). */
+#define DHCP_HANDLE_PROBE 2
 int dhcp_server_handle(struct dhcp_server *s, const uint8_t *buf, size_t len, int64_t now,
+		       struct dhcp_reply *ret_reply);
+
+/* The outcome of probing ip: answered_by NULL when nobody answered (the
+ * address is vouched for DHCP_PROBE_FRESH_SECONDS), else the MAC of the
+ * host that uses it — the address is quarantined for
+ * DHCP_DECLINE_HOLD_SECONDS (a conflict, logged).  -errno on a database
+ * failure. */
+int dhcp_server_probe_done(struct dhcp_server *s, uint32_t ip, const uint8_t *answered_by,
+			   int64_t now);
+
+/* dhcp_server_handle() again for a packet it deferred, without counting
+ * or recording the client a second time.  Same results. */
+int dhcp_server_resume(struct dhcp_server *s, const uint8_t *buf, size_t len, int64_t now,
 		       struct dhcp_reply *ret_reply);
 
 /* Make the lease changes so far durable (see dhcp_leases_commit). */
@@ -133,5 +166,6 @@ const struct dhcp_config *dhcp_server_config(const struct dhcp_server *s);
 /* Counters since create. */
 struct dhcp_stats {
 	uint64_t received, ignored, malformed, offers, acks, naks, declines, releases, informs;
+	uint64_t probes, conflicts;
 };
 const struct dhcp_stats *dhcp_server_stats(const struct dhcp_server *s);

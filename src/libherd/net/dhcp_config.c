@@ -13,6 +13,7 @@ void dhcp_config_init(struct dhcp_config *c)
 	memset(c, 0, sizeof(*c));
 	c->mode = DHCP_MODE_OFF;
 	c->lease_time = DHCP_DEFAULT_LEASE_TIME;
+	c->probe_ms = DHCP_DEFAULT_PROBE_MS;
 	c->server_port = 67;
 	c->client_port = 68;
 }
@@ -147,8 +148,11 @@ int dhcp_config_validate(const struct dhcp_config *c, struct herd_error *err)
 		return herd_error_set(err, EINVAL, "dhcp: bad netmask %s",
 				      dhcp_ip_string(c->netmask, a));
 	if (c->lease_time < 10)
-		return herd_error_set(err, EINVAL, "dhcp: lease time %u s is shorter than a minute",
-				      c->lease_time);
+		return herd_error_set(
+		    err, EINVAL, "dhcp: lease time %u s is under the 10 s minimum", c->lease_time);
+	if (c->probe_ms > DHCP_PROBE_MS_MAX)
+		return herd_error_set(err, EINVAL, "dhcp: ARP probe wait %u ms is over %u ms",
+				      c->probe_ms, DHCP_PROBE_MS_MAX);
 	if (c->mode != DHCP_MODE_SERVER)
 		return 0;
 	if (c->range_first == 0 || c->range_last < c->range_first)

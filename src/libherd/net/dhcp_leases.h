@@ -46,6 +46,7 @@ struct dhcp_lease {
 	uint8_t state;	/* enum dhcp_lease_state */
 	int64_t expires;
 	char hostname[64];
+	int64_t probed;	  /* in memory only: when an ARP probe last found it free */
 	int32_t mac_next; /* private: hash chain */
 };
 

@@ -8,8 +8,10 @@
  * is told apart by its fields (§4.3.2: SELECTING has option 54,
  * INIT-REBOOT option 50 only, RENEWING/REBINDING ciaddr only) and ACKed or
  * NAKed; DECLINE quarantines the address; RELEASE frees it; INFORM gets
- * options only.  The Pi 3 ROM never sends REQUEST, so its OFFER already
- * binds the lease (netboot notes).
+ * options only.  With config.probe_ms, a DISCOVER for an address nobody
+ * holds is deferred (DHCP_HANDLE_PROBE) until the front end has asked the
+ * link who has it; an answer quarantines the address like a DECLINE.  The Pi 3 ROM never sends
+ * REQUEST, so its OFFER already binds the lease (netboot notes).
  *
  * Proxy mode (PXE 2.1 §2.2.4, "proxyDHCP") answers a PXE client's
  * DISCOVER with an OFFER without an address, carrying only the boot
@@ -299,6 +301,23 @@ static bool static_usable(const struct dhcp_lease *slot, const uint8_t *mac, int
 	       slot->expires <= now;
 }
 
+/* RFC 2131 §3.1 (2): a server SHOULD check that an address it offers is
+ * not already in use (its example is an ICMP echo); on the link an ARP
+ * probe (RFC 5227) also finds hosts that drop pings.  Not for static leases
+ * (reserved: nobody else may take them), an address this client holds
+ * now, or one a probe found silent a moment ago. */
+static bool needs_probe(const struct dhcp_server *s, const struct dhcp_lease *slot,
+			const uint8_t *mac, int64_t now)
+{
+	if (s->config.probe_ms == 0 || slot->is_static)
+		return false;
+	if (slot->state == DHCP_LEASE_BOUND && slot->expires > now && slot->has_mac &&
+	    memcmp(slot->mac, mac, 6) == 0)
+		return false;
+	return !(slot->probed && now >= slot->probed &&
+		 now - slot->probed < DHCP_PROBE_FRESH_SECONDS);
+}
+
 static int handle_discover(struct dhcp_server *s, const struct dhcp_packet *p,
 			   const struct dhcp_client_info *c, const char *who, int64_t now,
 			   struct dhcp_reply *r)
@@ -330,6 +349,20 @@ static int handle_discover(struct dhcp_server *s, const struct dhcp_packet *p,
 	if (!slot) {
 		logf_(s, NETLOG_WARN, "DISCOVER from %s: no free address", who);
 		return 0;
+	}
+	if (needs_probe(s, slot, c->mac, now)) {
+		/* Held for this client while the link is asked who has it. */
+		ret = dhcp_leases_set(s->leases, slot, c->mac, DHCP_LEASE_OFFERED,
+				      now + DHCP_OFFER_HOLD_SECONDS, c->hostname, NULL);
+		if (ret < 0)
+			return ret;
+		s->stats.probes++;
+		memset(r, 0, sizeof(*r));
+		r->probe_ip = slot->ip;
+		memcpy(r->mac, c->mac, 6);
+		logf_(s, NETLOG_DEBUG, "DISCOVER from %s: probing %s before the offer", who,
+		      dhcp_ip_string(slot->ip, ip));
+		return DHCP_HANDLE_PROBE;
 	}
 
 	if (c->pi3b_rom || c->pi == DHCP_PI_3) {
@@ -551,8 +584,30 @@ static int handle_proxy(struct dhcp_server *s, const struct dhcp_packet *p,
 	return finish(s, &b, p, r, type, 0);
 }
 
-int dhcp_server_handle(struct dhcp_server *s, const uint8_t *buf, size_t len, int64_t now,
-		       struct dhcp_reply *ret_reply)
+int dhcp_server_probe_done(struct dhcp_server *s, uint32_t ip, const uint8_t *answered_by,
+			   int64_t now)
+{
+	struct dhcp_lease *slot = dhcp_leases_by_ip(s->leases, ip);
+	char a[16], mac[18];
+
+	if (!slot)
+		return 0;
+	if (!answered_by) {
+		slot->probed = now;
+		return 0;
+	}
+	s->stats.conflicts++;
+	logf_(s, NETLOG_WARN,
+	      "conflict: %s is in use on the network by %s, which holds no lease; "
+	      "quarantined for %d s",
+	      dhcp_ip_string(ip, a), dhcp_mac_string(answered_by, mac), DHCP_DECLINE_HOLD_SECONDS);
+	slot->probed = 0;
+	return dhcp_leases_set(s->leases, slot, NULL, DHCP_LEASE_DECLINED,
+			       now + DHCP_DECLINE_HOLD_SECONDS, NULL, NULL);
+}
+
+static int handle(struct dhcp_server *s, const uint8_t *buf, size_t len, int64_t now,
+		  struct dhcp_reply *ret_reply, bool resumed)
 {
 	struct herd_error err = {0};
 	struct dhcp_packet *p;
@@ -560,7 +615,8 @@ int dhcp_server_handle(struct dhcp_server *s, const uint8_t *buf, size_t len, in
 	char who[96];
 	int r;
 
-	s->stats.received++;
+	if (!resumed)
+		s->stats.received++;
 	p = malloc(sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -589,7 +645,7 @@ int dhcp_server_handle(struct dhcp_server *s, const uint8_t *buf, size_t len, in
 	}
 	dhcp_client_identify(p, &c);
 	client_label(&c, who, sizeof(who));
-	r = dhcp_leases_note_client(s->leases, &c, now, &err);
+	r = resumed ? 0 : dhcp_leases_note_client(s->leases, &c, now, &err);
 	if (r < 0) {
 		logf_(s, NETLOG_ERROR, "%s", herd_error_message(&err));
 		goto out;
@@ -627,4 +683,16 @@ int dhcp_server_handle(struct dhcp_server *s, const uint8_t *buf, size_t len, in
 out:
 	free(p);
 	return r;
+}
+
+int dhcp_server_handle(struct dhcp_server *s, const uint8_t *buf, size_t len, int64_t now,
+		       struct dhcp_reply *ret_reply)
+{
+	return handle(s, buf, len, now, ret_reply, false);
+}
+
+int dhcp_server_resume(struct dhcp_server *s, const uint8_t *buf, size_t len, int64_t now,
+		       struct dhcp_reply *ret_reply)
+{
+	return handle(s, buf, len, now, ret_reply, true);
 }
