@@ -1,9 +1,10 @@
 /*
  * test_http_range.c — the Range header of the HTTP service (RFC 9110
  * section 14.1.1): the three forms of one byte range, what is
- * unsatisfiable (416), what is ignored (200 with the whole file), and
- * hostile text (huge numbers, whitespace, signs, lists).  Each test is a
- * table of headers and the answer each must get.
+ * unsatisfiable (416), what is ignored (200 with the whole file), the
+ * case-insensitive unit and the list syntax of a range-set, and hostile
+ * text (huge numbers, whitespace, signs, lists).  Each test is a table
+ * of headers and the answer each must get.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -118,8 +119,10 @@ static void test_garbage(void **state)
 	    {"bytes=1-+2", 100, -1, 0, 0},
 	    {"bytes=0x10-20", 100, -1, 0, 0},
 	    {"bytes=1-2\n", 100, -1, 0, 0},
-	    /* whitespace is not in the grammar of one range-spec */
+	    /* whitespace is not in the grammar of one range-spec, and the list
+	     * rule allows it only beside a comma (section 5.6.1) */
 	    {"bytes= 1-2", 100, -1, 0, 0},
+	    {"bytes=\t1-2", 100, -1, 0, 0},
 	    {"bytes=1 -2", 100, -1, 0, 0},
 	    {"bytes=1- 2", 100, -1, 0, 0},
 	    {"bytes=1-2 ", 100, -1, 0, 0},
@@ -155,14 +158,71 @@ static void test_ignored(void **state)
 	static const struct range_case cases[] = {
 	    {NULL, 100, 0, 0, 0},
 	    {"", 100, 0, 0, 0},
+	    /* another unit: an origin server must ignore it (section 14.2) */
 	    {"items=0-5", 100, 0, 0, 0},
+	    {"items=1-2", 100, 0, 0, 0},
+	    {"ITEMS=1-2", 100, 0, 0, 0},
 	    {"bytes 0-5", 100, 0, 0, 0},
 	    {"byte=0-5", 100, 0, 0, 0},
+	    {"bytesx=0-5", 100, 0, 0, 0},
+	    /* no OWS around "=" in ranges-specifier: "bytes " is not our unit */
+	    {"bytes =1-2", 100, 0, 0, 0},
 	    /* several ranges: the whole file, which section 14.2 allows */
 	    {"bytes=0-5,10-20", 100, 0, 0, 0},
 	    {"bytes=0-5, 10-20", 100, 0, 0, 0},
-	    {"bytes=,", 100, 0, 0, 0},
 	    {"bytes=500-600,700-800", 100, 0, 0, 0},
+	};
+
+	EXPECT_CASES(cases);
+}
+
+/* Section 14.1: range units are case-insensitive. */
+static void test_unit_case(void **state)
+{
+	static const struct range_case cases[] = {
+	    /* served, as "bytes=" is */
+	    {"Bytes=0-1", 100, 1, 0, 1},
+	    {"BYTES=1-2", 100, 1, 1, 2},
+	    {"bYtEs=-10", 100, 1, 90, 99},
+	    /* refused and ignored as "bytes=" is, too */
+	    {"BYTES=100-", 100, -1, 0, 0},
+	    {"BYTES=a-b", 100, -1, 0, 0},
+	    {"BYTES=0-5,10-20", 100, 0, 0, 0},
+	};
+
+	EXPECT_CASES(cases);
+}
+
+/* Section 14.1.1: range-set = 1#range-spec; the list rule of section
+ * 5.6.1 allows OWS (SP / HTAB) on both sides of each comma and makes a
+ * recipient ignore empty elements.  Several ranges are still ignored;
+ * one range with empty elements around it is that range; a malformed
+ * element anywhere, or no element at all, is refused. */
+static void test_range_set(void **state)
+{
+	static const struct range_case cases[] = {
+	    /* several ranges: ignored, however the commas are spaced */
+	    {"bytes=1-2 , 4-5", 100, 0, 0, 0},
+	    {"bytes=1-2 ,4-5", 100, 0, 0, 0},
+	    {"bytes=1-2\t,\t4-5", 100, 0, 0, 0},
+	    {"bytes=1-2  ,  4-5  ,  -3", 100, 0, 0, 0},
+	    {"bytes=1-2,,4-5", 100, 0, 0, 0},
+	    /* one range among empty elements: that range, judged alone */
+	    {"bytes=1-2,", 100, 1, 1, 2},
+	    {"bytes=1-2 , ", 100, 1, 1, 2},
+	    {"bytes=, 1-2", 100, 1, 1, 2},
+	    {"bytes=,,-5,", 100, 1, 95, 99},
+	    {"bytes=100-,", 100, -1, 0, 0},
+	    /* no range at all, or a malformed element anywhere: refused */
+	    {"bytes=,", 100, -1, 0, 0},
+	    {"bytes= , ", 100, -1, 0, 0},
+	    {"bytes=1-2 4-5", 100, -1, 0, 0},
+	    {"bytes=1-2, x", 100, -1, 0, 0},
+	    {"bytes=1-2, 4 -5", 100, -1, 0, 0},
+	    {"bytes=1-2, 5-4", 100, -1, 0, 0},
+	    {"bytes=1-2 ;, 4-5", 100, -1, 0, 0},
+	    /* OWS is SP and HTAB only */
+	    {"bytes=1-2\n, 4-5", 100, -1, 0, 0},
 	};
 
 	EXPECT_CASES(cases);
@@ -174,6 +234,7 @@ int main(void)
 	    cmocka_unit_test(test_forms),	  cmocka_unit_test(test_clamped),
 	    cmocka_unit_test(test_unsatisfiable), cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_overflow),	  cmocka_unit_test(test_ignored),
+	    cmocka_unit_test(test_unit_case),	  cmocka_unit_test(test_range_set),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
