@@ -9,13 +9,16 @@
  * Invariants: an accepted range always satisfies first <= last < size;
  * the out-parameters are untouched otherwise; an accepted range written
  * back as "bytes=first-last" parses to itself; text without the "bytes="
- * unit or with a list of ranges is ignored, never refused; one "bytes="
- * range is always judged (206 or 416), never ignored.
+ * unit (any case) is ignored, never refused; "bytes=" without a comma is
+ * always judged (206 or 416), never ignored; the answer does not change
+ * when the unit is spelled "BYTES=" (RFC 9110 section 14.1) or when
+ * every comma gets a space on each side (OWS, section 5.6.1).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/parse.h"
 #include "net/http_range.h"
@@ -24,11 +27,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define SENTINEL 0xa5a5a5a5a5a5a5a5ull
 
+/* The same answer for `variant` as `r` with [first, last] for the original. */
+static void check_same(const char *variant, uint64_t file_size, int r, uint64_t first,
+		       uint64_t last)
+{
+	uint64_t f2 = SENTINEL, l2 = SENTINEL;
+
+	if (http_range_parse(variant, file_size, &f2, &l2) != r)
+		abort();
+	if (r == 1 && (f2 != first || l2 != last))
+		abort();
+}
+
 static void check(const char *header, uint64_t file_size)
 {
-	uint64_t first = SENTINEL, last = SENTINEL, f2 = SENTINEL, l2 = SENTINEL;
+	uint64_t first = SENTINEL, last = SENTINEL;
 	int r = http_range_parse(header, file_size, &first, &last);
-	char again[64];
+	size_t len = strlen(header);
+	char again[64], *variant;
 
 	if (r < -1 || r > 1)
 		abort();
@@ -38,19 +54,38 @@ static void check(const char *header, uint64_t file_size)
 	} else if (first > last || last >= file_size) {
 		abort();
 	}
-	if (strncmp(header, "bytes=", 6) != 0 || strchr(header, ',')) {
+	if (strncasecmp(header, "bytes=", 6) != 0) {
 		if (r != 0)
 			abort();
 		return;
 	}
-	if (r == 0)
-		abort(); /* "bytes=" without a list is always judged */
+	if (r == 0 && !strchr(header, ','))
+		abort(); /* one "bytes=" range is always judged */
 	if (r == 1) {
 		snprintf(again, sizeof(again), "bytes=%llu-%llu", (unsigned long long)first,
 			 (unsigned long long)last);
-		if (http_range_parse(again, file_size, &f2, &l2) != 1 || f2 != first || l2 != last)
-			abort();
+		check_same(again, file_size, 1, first, last);
 	}
+
+	variant = malloc(3 * len + 1);
+	if (!variant)
+		return;
+	memcpy(variant, "BYTES=", 6);
+	memcpy(variant + 6, header + 6, len - 6 + 1);
+	check_same(variant, file_size, r, first, last);
+	/* The unit has no comma, so every comma is in the range-set. */
+	for (size_t i = 0, o = 0;; i++) {
+		if (header[i] == ',') {
+			memcpy(variant + o, " , ", 3);
+			o += 3;
+		} else {
+			variant[o++] = header[i];
+		}
+		if (!header[i])
+			break;
+	}
+	check_same(variant, file_size, r, first, last);
+	free(variant);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

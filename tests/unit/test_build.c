@@ -23,26 +23,14 @@
 #include <zstd.h>
 #include <cmocka.h>
 
-#include "run_testlib.h"
+#include "sample_testlib.h"
 
 #include "build/build.h"
 #include "build/build_internal.h"
 #include "config/settings.h"
 #include "image/image.h"
 
-#define ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz4gSSpo0cUUMdHvyGxW7dFXNKSD5fk8ZVjR1fQDnKe"
-
-static char tmpdir[] = "/tmp/herd-test-build.XXXXXX";
-static char sample[300], outdir[300], keyfile[300], keyfile2[300];
-
-static void write_local(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
+static char outdir[300], keyfile[300], keyfile2[300];
 
 static unsigned char *read_local(const char *path, size_t *ret_len)
 {
@@ -67,15 +55,13 @@ static unsigned char *read_local(const char *path, size_t *ret_len)
 
 static int setup(void **state)
 {
-	if (!mkdtemp(tmpdir))
-		return -1;
 	/* Reproducible timestamps: two builds of one host are byte-identical. */
 	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
-	snprintf(sample, sizeof(sample), "%s/sample.img", tmpdir);
+	if (sample_setup("build") < 0)
+		return -1;
 	snprintf(outdir, sizeof(outdir), "%s/out", tmpdir);
 	snprintf(keyfile, sizeof(keyfile), "%s/key.pub", tmpdir);
 	snprintf(keyfile2, sizeof(keyfile2), "%s/moved.pub", tmpdir);
-	run(HERD_SOURCE_ROOT "/scripts/make-sample-image.sh %s 160M 0 64 >/dev/null", sample);
 	write_local(keyfile, ED25519 " me@laptop\n");
 	write_local(keyfile2, ED25519 " me@laptop\n");
 	mkdir(outdir, 0755);
@@ -84,18 +70,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	run("rm -rf %s", tmpdir);
+	sample_teardown();
 	return 0;
-}
-
-static void set(struct herd_settings *s, const char *name, const char *value)
-{
-	struct settings_context ctx = {.base_dir = tmpdir};
-	struct settings_origin origin = {.source = SETTINGS_SOURCE_FLAG};
-	struct herd_error err = {0};
-
-	if (settings_set_text(s, settings_key_find(name), value, false, &ctx, &origin, &err) < 0)
-		fail_msg("%s=%s: %s", name, value, err.message);
 }
 
 /* A 3 MiB stream: data, a long zero run, data at an unaligned end. */
@@ -271,22 +247,6 @@ static void test_settings_digest(void **state)
 	settings_free(&b);
 }
 
-static char *image_file(const char *image, const char *path)
-{
-	struct herd_error err = {0};
-	struct image *im = NULL;
-	struct vfs *fs = NULL;
-	char *data = NULL;
-
-	assert_int_equal(image_open(image, IMAGE_READ_ONLY, &im, &err), 0);
-	assert_int_equal(image_mount(im, "root", false, &fs, &err), 0);
-	if (vfs_read_all(fs, path, 1u << 20, &data, NULL, &err) < 0)
-		data = NULL;
-	vfs_close(fs, NULL);
-	image_close(im);
-	return data;
-}
-
 static void test_build_run(void **state)
 {
 	struct herd_settings s[3];
@@ -321,7 +281,7 @@ static void test_build_run(void **state)
 		char *hn;
 		snprintf(path, sizeof(path), "%s/%s", outdir, hosts[i].file);
 		assert_string_equal(hosts[i].file, i ? "red02.img" : "red01.img");
-		hn = image_file(path, "/etc/hostname");
+		hn = image_get(path, "root", "/etc/hostname");
 		assert_non_null(hn);
 		assert_true(strncmp(hn, names[i], 5) == 0);
 		free(hn);

@@ -19,27 +19,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "run_testlib.h"
+#include "sample_testlib.h"
 
 #include "check/check.h"
 #include "config/settings.h"
 #include "image/image.h"
 #include "recipe/recipe.h"
 
-#define ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz4gSSpo0cUUMdHvyGxW7dFXNKSD5fk8ZVjR1fQDnKe"
-
-static char tmpdir[] = "/tmp/herd-test-check.XXXXXX";
-static char sample[300], custom[300], img[300], keyfile[300];
-
-static void set(struct herd_settings *s, const char *name, const char *value)
-{
-	struct settings_context ctx = {.base_dir = tmpdir};
-	struct settings_origin origin = {.source = SETTINGS_SOURCE_FLAG};
-	struct herd_error err = {0};
-
-	if (settings_set_text(s, settings_key_find(name), value, false, &ctx, &origin, &err) < 0)
-		fail_msg("%s=%s: %s", name, value, err.message);
-}
+static char custom[300], keyfile[300];
 
 static void host_settings(struct herd_settings *s, const char *host)
 {
@@ -60,19 +47,13 @@ static int setup(void **state)
 	struct herd_settings s;
 	struct herd_error err = {0};
 	struct recipe *r = NULL;
-	FILE *f;
 
-	if (!mkdtemp(tmpdir))
+	if (sample_setup("check") < 0)
 		return -1;
-	snprintf(sample, sizeof(sample), "%s/sample.img", tmpdir);
 	snprintf(custom, sizeof(custom), "%s/custom.img", tmpdir);
-	snprintf(img, sizeof(img), "%s/work.img", tmpdir);
 	snprintf(keyfile, sizeof(keyfile), "%s/key.pub", tmpdir);
-	run(HERD_SOURCE_ROOT "/scripts/make-sample-image.sh %s 160M 0 64 >/dev/null", sample);
-	f = fopen(keyfile, "we");
-	fputs(ED25519 " me@laptop\n", f);
-	fclose(f);
-	run("cp --sparse=always %s %s", sample, custom);
+	write_local(keyfile, ED25519 " me@laptop\n");
+	copy_image(sample, custom);
 	host_settings(&s, "red07");
 	if (recipe_customize(custom, &s, false, NULL, &r, &err) < 0)
 		fail_msg("customize: %s", err.message);
@@ -83,7 +64,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	run("rm -rf %s", tmpdir);
+	sample_teardown();
 	return 0;
 }
 
@@ -230,7 +211,7 @@ static void test_corruptions(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct strv p = STRV_INIT;
-		run("cp --sparse=always %s %s", custom, img);
+		fresh(custom);
 		with_fs(cases[i].part, cases[i].fn);
 		assert_true(check(img, NULL, &p) > 0);
 		if (!has(&p, cases[i].want)) {
@@ -250,7 +231,7 @@ static void test_fat_fsinfo(void **state)
 	unsigned number;
 	uint8_t v[4] = {1, 0, 0, 0};
 
-	run("cp --sparse=always %s %s", custom, img);
+	fresh(custom);
 	assert_int_equal(image_open(img, IMAGE_WRITABLE, &im, &err), 0);
 	assert_int_equal(image_find_partition(im, "boot", &number, &err), 0);
 	assert_int_equal(image_open_partition(im, number, &boot, &err), 0);

@@ -22,53 +22,33 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "run_testlib.h"
+#include "sample_testlib.h"
 
 #include "config/settings.h"
 #include "image/image.h"
 #include "recipe/recipe.h"
 
-#define ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz4gSSpo0cUUMdHvyGxW7dFXNKSD5fk8ZVjR1fQDnKe"
 #define HASH                                                                                       \
 	"$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN."   \
 	"Pq."                                                                                      \
 	"H91p5hVO1"
 
-static char tmpdir[] = "/tmp/herd-test-firstboot.XXXXXX";
-static char sample[300], img[300], keyfile[300];
+static char keyfile[300];
 
 static int setup(void **state)
 {
-	FILE *f;
-
-	if (!mkdtemp(tmpdir))
-		return -1;
 	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
-	snprintf(sample, sizeof(sample), "%s/sample.img", tmpdir);
-	snprintf(img, sizeof(img), "%s/work.img", tmpdir);
+	if (sample_setup("firstboot") < 0)
+		return -1;
 	snprintf(keyfile, sizeof(keyfile), "%s/key.pub", tmpdir);
-	run(HERD_SOURCE_ROOT "/scripts/make-sample-image.sh %s 160M 0 64 >/dev/null", sample);
-	f = fopen(keyfile, "we");
-	assert_non_null(f);
-	fputs(ED25519 " me@laptop\n", f);
-	fclose(f);
+	write_local(keyfile, ED25519 " me@laptop\n");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	run("rm -rf %s", tmpdir);
+	sample_teardown();
 	return 0;
-}
-
-static void set(struct herd_settings *s, const char *name, const char *value)
-{
-	struct settings_context ctx = {.base_dir = tmpdir};
-	struct settings_origin origin = {.source = SETTINGS_SOURCE_FLAG};
-	struct herd_error err = {0};
-
-	if (settings_set_text(s, settings_key_find(name), value, true, &ctx, &origin, &err) < 0)
-		fail_msg("%s=%s: %s", name, value, err.message);
 }
 
 static void full_settings(struct herd_settings *s, const char *backend)
@@ -259,9 +239,7 @@ static void test_cloudinit_minimal_and_errors(void **state)
 	set(&s, "firstboot.backend", "cloud-init");
 	char bad[400];
 	snprintf(bad, sizeof(bad), "%s/bad.pub", tmpdir);
-	FILE *f = fopen(bad, "we");
-	fputs("ssh-ed25519 not-base64!\n", f);
-	fclose(f);
+	write_local(bad, "ssh-ed25519 not-base64!\n");
 	set(&s, "ssh.authorized_keys", bad);
 	struct image *im = NULL;
 	struct recipe_target t = {0};
@@ -293,22 +271,6 @@ static void test_cloudinit_minimal_and_errors(void **state)
 	settings_free(&s);
 }
 
-static char *boot_file(const char *image, const char *path)
-{
-	struct herd_error err = {0};
-	struct image *im = NULL;
-	struct vfs *fs = NULL;
-	char *data = NULL;
-
-	assert_int_equal(image_open(image, IMAGE_READ_ONLY, &im, &err), 0);
-	assert_int_equal(image_mount(im, "boot", false, &fs, &err), 0);
-	if (vfs_read_all(fs, path, 1u << 20, &data, NULL, &err) < 0)
-		data = NULL;
-	vfs_close(fs, NULL);
-	image_close(im);
-	return data;
-}
-
 static void test_firstrun(void **state)
 {
 	struct herd_settings s;
@@ -317,7 +279,7 @@ static void test_firstrun(void **state)
 	char cmd[2400];
 
 	full_settings(&s, "firstrun");
-	run("cp --sparse=always %s %s", sample, img);
+	fresh(sample);
 	if (recipe_customize(img, &s, false, NULL, &r, &err) < 0)
 		fail_msg("customize: %s", err.message);
 	assert_int_equal(r->firstboot, RECIPE_FIRSTBOOT_FIRSTRUN);
@@ -333,7 +295,7 @@ static void test_firstrun(void **state)
 	    img, img, sample, img);
 	run("%s", cmd);
 
-	char *script = boot_file(img, "/firstrun.sh");
+	char *script = image_get(img, "boot", "/firstrun.sh");
 	assert_non_null(script);
 	assert_true(strncmp(script, "#!/bin/sh\n", 10) == 0);
 	assert_non_null(strstr(script, "rm -f /boot/firmware/firstrun.sh\n"));
@@ -342,13 +304,11 @@ static void test_firstrun(void **state)
 	    strstr(script, "ln -sfn '/usr/share/zoneinfo/Europe/Berlin' '/etc/localtime'"));
 	char path[400];
 	snprintf(path, sizeof(path), "%s/firstrun.sh", tmpdir);
-	FILE *f = fopen(path, "we");
-	fputs(script, f);
-	fclose(f);
+	write_local(path, script);
 	run("sh -n %s", path);
 	free(script);
 
-	char *cmdline = boot_file(img, "/cmdline.txt");
+	char *cmdline = image_get(img, "boot", "/cmdline.txt");
 	assert_non_null(strstr(cmdline, " systemd.run=/boot/firmware/firstrun.sh "
 					"systemd.run_success_action=reboot "
 					"systemd.unit=kernel-command-line.target"));
@@ -358,14 +318,12 @@ static void test_firstrun(void **state)
 	for (size_t i = 0; i < r->count; i++)
 		assert_false(r->ops[i].changed);
 	recipe_free(r);
-	char *cmdline2 = boot_file(img, "/cmdline.txt");
+	char *cmdline2 = image_get(img, "boot", "/cmdline.txt");
 	assert_string_equal(cmdline, cmdline2);
 	/* The script's own sed takes the words out again. */
 	char cl[400];
 	snprintf(cl, sizeof(cl), "%s/cmdline.txt", tmpdir);
-	f = fopen(cl, "we");
-	fputs(cmdline, f);
-	fclose(f);
+	write_local(cl, cmdline);
 	run("sed -i -e 's| systemd.run=[^ ]*||g' -e 's| systemd.run_success_action=[^ ]*||g' "
 	    "-e 's| systemd.unit=kernel-command-line.target||g' %s && ! grep -q systemd %s",
 	    cl, cl);

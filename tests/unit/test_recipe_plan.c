@@ -20,45 +20,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "run_testlib.h"
+#include "sample_testlib.h"
 
 #include "config/settings.h"
 #include "image/image.h"
 #include "recipe/recipe.h"
 
-#define ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz4gSSpo0cUUMdHvyGxW7dFXNKSD5fk8ZVjR1fQDnKe"
-
-static char tmpdir[] = "/tmp/herd-test-recipe.XXXXXX";
-static char sample[300], bullseye[300], img[300], copy[300], keyfile[300], srcfile[300];
-
-static void write_local(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-/* Change a file inside an image through vfs (for building variants). */
-static void image_put(const char *image, const char *part, const char *path, const char *text)
-{
-	struct herd_error err = {0};
-	struct image *im = NULL;
-	struct vfs *fs = NULL;
-
-	assert_int_equal(image_open(image, IMAGE_WRITABLE, &im, &err), 0);
-	assert_int_equal(image_mount(im, part, true, &fs, &err), 0);
-	if (text)
-		assert_int_equal(vfs_write(fs, path, text, strlen(text),
-					   VFS_WRITE_CREATE | VFS_WRITE_TRUNCATE, 0644, 0, 0, &err),
-				 0);
-	else if (vfs_rmdir(fs, path, NULL) < 0)
-		assert_int_equal(vfs_unlink(fs, path, &err), 0);
-	assert_int_equal(vfs_close(fs, &err), 0);
-	assert_int_equal(image_commit(im, &err), 0);
-	image_close(im);
-}
+static char bullseye[300], copy[300], keyfile[300], srcfile[300];
 
 static void image_mkdir(const char *image, const char *path)
 {
@@ -76,17 +44,14 @@ static void image_mkdir(const char *image, const char *path)
 
 static int setup(void **state)
 {
-	if (!mkdtemp(tmpdir))
+	if (sample_setup("recipe") < 0)
 		return -1;
-	snprintf(sample, sizeof(sample), "%s/sample.img", tmpdir);
 	snprintf(bullseye, sizeof(bullseye), "%s/bullseye.img", tmpdir);
-	snprintf(img, sizeof(img), "%s/work.img", tmpdir);
 	snprintf(copy, sizeof(copy), "%s/copy.img", tmpdir);
 	snprintf(keyfile, sizeof(keyfile), "%s/key.pub", tmpdir);
 	snprintf(srcfile, sizeof(srcfile), "%s/motd.src", tmpdir);
-	run(HERD_SOURCE_ROOT "/scripts/make-sample-image.sh %s 160M 0 64 >/dev/null", sample);
 	/* bullseye: dhcpcd instead of NetworkManager. */
-	run("cp --sparse=always %s %s", sample, bullseye);
+	copy_image(sample, bullseye);
 	image_put(
 	    bullseye, "root", "/etc/os-release",
 	    "PRETTY_NAME=\"Raspbian GNU/Linux 11 (bullseye)\"\nID=raspbian\nVERSION_ID=\"11\"\n"
@@ -101,23 +66,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	run("rm -rf %s", tmpdir);
+	sample_teardown();
 	return 0;
-}
-
-static void fresh(const char *base)
-{
-	run("cp --sparse=always %s %s", base, img);
-}
-
-static void set(struct herd_settings *s, const char *name, const char *value)
-{
-	struct settings_context ctx = {.base_dir = tmpdir};
-	struct settings_origin origin = {.source = SETTINGS_SOURCE_FLAG};
-	struct herd_error err = {0};
-
-	if (settings_set_text(s, settings_key_find(name), value, false, &ctx, &origin, &err) < 0)
-		fail_msg("%s=%s: %s", name, value, err.message);
 }
 
 static void add_file(struct herd_settings *s, const char *path, const char *content,
@@ -145,20 +95,6 @@ static void add_file(struct herd_settings *s, const char *path, const char *cont
 	settings_take_files(s, key, &list, &origin);
 }
 
-static struct recipe *customize(const struct herd_settings *s, int want,
-				const struct recipe_exec_options *opt, const char *fragment)
-{
-	struct herd_error err = {0};
-	struct recipe *r = NULL;
-	int got = recipe_customize(img, s, false, opt, &r, &err);
-
-	if (got != want)
-		fail_msg("customize: %d, want %d: %s", got, want, err.message);
-	if (fragment && !strstr(err.message, fragment))
-		fail_msg("error '%s' lacks '%s'", err.message, fragment);
-	return r;
-}
-
 /* Read a file from the customized image and check bytes, mode, owner. */
 static void expect_file(const char *part, const char *path, const char *want, uint32_t mode,
 			uint32_t uid, uint32_t gid)
@@ -181,22 +117,6 @@ static void expect_file(const char *part, const char *path, const char *want, ui
 				 st.gid, mode, uid, gid);
 	}
 	free(data);
-	vfs_close(fs, NULL);
-	image_close(im);
-}
-
-static void expect_link(const char *path, const char *target)
-{
-	struct herd_error err = {0};
-	struct image *im = NULL;
-	struct vfs *fs = NULL;
-	char buf[512];
-
-	assert_int_equal(image_open(img, IMAGE_READ_ONLY, &im, &err), 0);
-	assert_int_equal(image_mount(im, "root", false, &fs, &err), 0);
-	if (vfs_readlink(fs, path, buf, sizeof(buf), &err) < 0)
-		fail_msg("%s: %s", path, err.message);
-	assert_string_equal(buf, target);
 	vfs_close(fs, NULL);
 	image_close(im);
 }
@@ -453,7 +373,7 @@ static void test_create_user(void **state)
 
 static void sha_copy(void)
 {
-	run("cp --sparse=always %s %s", img, copy);
+	copy_image(img, copy);
 }
 
 static void expect_unchanged(void)

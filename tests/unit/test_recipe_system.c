@@ -18,7 +18,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "run_testlib.h"
+#include "sample_testlib.h"
 
 #include "config/settings.h"
 #include "image/image.h"
@@ -29,17 +29,7 @@
 #define ALICE_PUB  "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="
 #define PEER_KEY   "YNqHwpcAmVj0lVzPSt7kRBsAIEVeyzdmoKCYc7dl1wE="
 
-static char tmpdir[] = "/tmp/herd-test-recipe-system.XXXXXX";
-static char sample[300], nonm[300], img[300], keyfile[300], badkey[300];
-
-static void write_local(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
+static char nonm[300], keyfile[300], badkey[300];
 
 /* ---- text editors --------------------------------------------------------- */
 
@@ -252,28 +242,15 @@ static void test_wg_keys(void **state)
 
 static int setup(void **state)
 {
-	if (!mkdtemp(tmpdir))
+	if (sample_setup("recipe-system") < 0)
 		return -1;
-	snprintf(sample, sizeof(sample), "%s/sample.img", tmpdir);
 	snprintf(nonm, sizeof(nonm), "%s/nonm.img", tmpdir);
-	snprintf(img, sizeof(img), "%s/work.img", tmpdir);
 	snprintf(keyfile, sizeof(keyfile), "%s/wg.key", tmpdir);
 	snprintf(badkey, sizeof(badkey), "%s/bad.key", tmpdir);
-	run(HERD_SOURCE_ROOT "/scripts/make-sample-image.sh %s 160M 0 64 >/dev/null", sample);
 	/* Without NetworkManager (wg-quick instead), via herd's own vfs. */
-	run("cp --sparse=always %s %s", sample, nonm);
-	{
-		struct herd_error err = {0};
-		struct image *im = NULL;
-		struct vfs *fs = NULL;
-		assert_int_equal(image_open(nonm, IMAGE_WRITABLE, &im, &err), 0);
-		assert_int_equal(image_mount(im, "root", true, &fs, &err), 0);
-		assert_int_equal(vfs_rmdir(fs, "/etc/NetworkManager/system-connections", &err), 0);
-		assert_int_equal(vfs_rmdir(fs, "/etc/NetworkManager", &err), 0);
-		assert_int_equal(vfs_close(fs, &err), 0);
-		assert_int_equal(image_commit(im, &err), 0);
-		image_close(im);
-	}
+	copy_image(sample, nonm);
+	image_put(nonm, "root", "/etc/NetworkManager/system-connections", NULL);
+	image_put(nonm, "root", "/etc/NetworkManager", NULL);
 	write_local(keyfile, ALICE_PRIV "\n");
 	write_local(badkey, "-----BEGIN PRIVATE KEY-----\n");
 	return 0;
@@ -281,36 +258,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	run("rm -rf %s", tmpdir);
+	sample_teardown();
 	return 0;
-}
-
-static void fresh(const char *base)
-{
-	run("cp --sparse=always %s %s", base, img);
-}
-
-static void set(struct herd_settings *s, const char *name, const char *value)
-{
-	struct settings_context ctx = {.base_dir = tmpdir};
-	struct settings_origin origin = {.source = SETTINGS_SOURCE_FLAG};
-	struct herd_error err = {0};
-
-	if (settings_set_text(s, settings_key_find(name), value, true, &ctx, &origin, &err) < 0)
-		fail_msg("%s=%s: %s", name, value, err.message);
-}
-
-static struct recipe *customize(const struct herd_settings *s, int want, const char *fragment)
-{
-	struct herd_error err = {0};
-	struct recipe *r = NULL;
-	int got = recipe_customize(img, s, false, NULL, &r, &err);
-
-	if (got != want)
-		fail_msg("customize: %d, want %d: %s", got, want, err.message);
-	if (fragment && !strstr(err.message, fragment))
-		fail_msg("error '%s' lacks '%s'", err.message, fragment);
-	return r;
 }
 
 static void read_back(const char *part, const char *path, char **ret, struct vfs_stat *st)
@@ -340,26 +289,6 @@ static void expect_file(const char *part, const char *path, const char *want, ui
 	free(data);
 }
 
-/* Link target, or "" when the path does not exist. */
-static void expect_link(const char *path, const char *target)
-{
-	struct herd_error err = {0};
-	struct image *im = NULL;
-	struct vfs *fs = NULL;
-	struct vfs_stat st;
-	char buf[512] = "";
-
-	assert_int_equal(image_open(img, IMAGE_READ_ONLY, &im, &err), 0);
-	assert_int_equal(image_mount(im, "root", false, &fs, &err), 0);
-	if (vfs_lstat(fs, path, &st, NULL) == 0 &&
-	    vfs_readlink(fs, path, buf, sizeof(buf), &err) < 0)
-		fail_msg("%s: %s", path, err.message);
-	if (strcmp(buf, target) != 0)
-		fail_msg("%s -> '%s', want '%s'", path, buf, target);
-	vfs_close(fs, NULL);
-	image_close(im);
-}
-
 static void expect_unchanged(const char *base)
 {
 	char cmd[800];
@@ -374,8 +303,8 @@ static void expect_idempotent(const struct herd_settings *s)
 	char copy[320], cmd[800];
 
 	snprintf(copy, sizeof(copy), "%s/before.img", tmpdir);
-	run("cp --sparse=always %s %s", img, copy);
-	recipe_free(customize(s, 0, NULL));
+	copy_image(img, copy);
+	recipe_free(customize(s, 0, NULL, NULL));
 	snprintf(cmd, sizeof(cmd), "cmp -s %s %s", copy, img);
 	if (system(cmd) != 0)
 		fail_msg("a second run changed the image");
@@ -392,7 +321,7 @@ static void test_units(void **state)
 	settings_init(&s);
 	set(&s, "systemd.enable", "ssh,avahi-daemon,getty@.service,wg-quick@wg1");
 	set(&s, "systemd.mask", "systemd-journald.service,bluetooth.service");
-	r = customize(&s, 0, NULL);
+	r = customize(&s, 0, NULL, NULL);
 	recipe_free(r);
 	expect_link(WANTS "/ssh.service", "/lib/systemd/system/ssh.service");
 	expect_link("/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.service");
@@ -415,7 +344,7 @@ static void test_units(void **state)
 	/* Disable undoes enable: every link, Also= units too. */
 	settings_init(&s);
 	set(&s, "systemd.disable", "avahi-daemon.service,getty@.service,ssh");
-	recipe_free(customize(&s, 0, NULL));
+	recipe_free(customize(&s, 0, NULL, NULL));
 	expect_link(WANTS "/avahi-daemon.service", "");
 	expect_link("/etc/systemd/system/dbus-org.freedesktop.Avahi.service", "");
 	expect_link("/etc/systemd/system/sockets.target.wants/avahi-daemon.socket", "");
@@ -430,11 +359,11 @@ static void test_units(void **state)
 	/* By an alias name while the alias link exists: the unit it names. */
 	settings_init(&s);
 	set(&s, "systemd.enable", "ssh");
-	recipe_free(customize(&s, 0, NULL));
+	recipe_free(customize(&s, 0, NULL, NULL));
 	settings_free(&s);
 	settings_init(&s);
 	set(&s, "systemd.disable", "sshd");
-	recipe_free(customize(&s, 0, NULL));
+	recipe_free(customize(&s, 0, NULL, NULL));
 	expect_link(WANTS "/ssh.service", "");
 	expect_link("/etc/systemd/system/sshd.service", "");
 	settings_free(&s);
@@ -449,43 +378,43 @@ static void test_units_errors(void **state)
 	settings_init(&s);
 	set(&s, "hostname", "red01");
 	set(&s, "systemd.enable", "nosuch");
-	customize(&s, -ENOENT, "systemd.enable: unit nosuch.service is not in the image");
+	customize(&s, -ENOENT, NULL, "systemd.enable: unit nosuch.service is not in the image");
 	expect_unchanged(sample);
 	settings_free(&s);
 
 	settings_init(&s);
 	set(&s, "systemd.enable", "wg-quick@.service");
-	customize(&s, -EINVAL, "is a template without DefaultInstance=");
+	customize(&s, -EINVAL, NULL, "is a template without DefaultInstance=");
 	settings_free(&s);
 
 	settings_init(&s);
 	set(&s, "systemd.enable", "ssh");
 	set(&s, "systemd.disable", "ssh.service");
-	customize(&s, -EINVAL,
+	customize(&s, -EINVAL, NULL,
 		  "systemd: ssh.service is in both systemd.enable and systemd.disable");
 	settings_free(&s);
 
 	settings_init(&s);
 	set(&s, "systemd.disable", "nosuch.timer");
-	customize(&s, -ENOENT, "nosuch.timer is not in the image");
+	customize(&s, -ENOENT, NULL, "nosuch.timer is not in the image");
 	settings_free(&s);
 	expect_unchanged(sample);
 
 	/* Masked first, then asked to enable: refused. */
 	settings_init(&s);
 	set(&s, "systemd.mask", "ssh");
-	recipe_free(customize(&s, 0, NULL));
+	recipe_free(customize(&s, 0, NULL, NULL));
 	settings_free(&s);
 	settings_init(&s);
 	set(&s, "systemd.enable", "ssh");
-	customize(&s, -EPERM, "ssh.service is masked");
+	customize(&s, -EPERM, NULL, "ssh.service is masked");
 	settings_free(&s);
 
 	/* A static unit: nothing to do, and a warning saying so. */
 	fresh(sample);
 	settings_init(&s);
 	set(&s, "systemd.enable", "systemd-journald");
-	r = customize(&s, 0, NULL);
+	r = customize(&s, 0, NULL, NULL);
 	assert_int_equal(r->warnings.count, 1);
 	assert_non_null(strstr(r->warnings.items[0], "has no [Install] section"));
 	recipe_free(r);
@@ -508,7 +437,7 @@ static void test_bootcfg(void **state)
 	set(&s, "wifi.ssid", "lab");
 	set(&s, "wifi.psk", "correct horse");
 	set(&s, "wifi.country", "DE");
-	recipe_free(customize(&s, 0, NULL));
+	recipe_free(customize(&s, 0, NULL, NULL));
 	expect_file("boot", "/config.txt",
 		    "# Sample config.txt\narm_64bit=1\ndtparam=audio=off\ndisplay_auto_detect=1\n"
 		    "[all]\ngpu_mem=128\ndtoverlay=disable-bt\ndtoverlay=gpio-fan,gpiopin=14\n",
@@ -523,7 +452,7 @@ static void test_bootcfg(void **state)
 	settings_init(&s);
 	set(&s, "cmdline.set", "quiet");
 	set(&s, "cmdline.remove", "quiet");
-	customize(&s, -EINVAL, "quiet is in both cmdline.set and cmdline.remove");
+	customize(&s, -EINVAL, NULL, "quiet is in both cmdline.set and cmdline.remove");
 	settings_free(&s);
 }
 
@@ -535,7 +464,7 @@ static void test_firewall(void **state)
 	settings_init(&s);
 	set(&s, "ssh.enabled", "true");
 	set(&s, "firewall.allow", "80/tcp,51820/udp");
-	recipe_free(customize(&s, 0, NULL));
+	recipe_free(customize(&s, 0, NULL, NULL));
 	expect_file("root", "/etc/nftables.conf",
 		    NFT_HEAD "\t\ttcp dport { 22, 80 } accept\n"
 			     "\t\tudp dport { 51820 } accept\n" NFT_TAIL,
@@ -550,7 +479,7 @@ static void test_firewall(void **state)
 	settings_init(&s);
 	set(&s, "ssh.enabled", "false");
 	set(&s, "firewall.allow", "443/tcp");
-	recipe_free(customize(&s, 0, NULL));
+	recipe_free(customize(&s, 0, NULL, NULL));
 	expect_file("root", "/etc/nftables.conf",
 		    NFT_HEAD "\t\ttcp dport { 443 } accept\n" NFT_TAIL, 0755);
 	settings_free(&s);
@@ -558,7 +487,8 @@ static void test_firewall(void **state)
 	settings_init(&s);
 	set(&s, "firewall.allow", "443/tcp");
 	set(&s, "systemd.mask", "nftables");
-	customize(&s, -EINVAL, "firewall.allow needs nftables.service, which systemd.mask lists");
+	customize(&s, -EINVAL, NULL,
+		  "firewall.allow needs nftables.service, which systemd.mask lists");
 	settings_free(&s);
 }
 
@@ -576,7 +506,7 @@ static void test_wireguard_nm(void **state)
 	set(&s, "wireguard.peers",
 	    "public_key=" PEER_KEY " endpoint=vpn.example.com:51820 "
 	    "allowed_ips=10.99.0.0/24,fd00::/64 persistent_keepalive=25");
-	r = customize(&s, 0, NULL);
+	r = customize(&s, 0, NULL, NULL);
 	assert_true(r->wireguard_key_generated);
 	memcpy(pub, r->wireguard_public_key, sizeof(pub));
 	assert_int_equal(strlen(pub), 44);
@@ -605,7 +535,7 @@ static void test_wireguard_nm(void **state)
 	first = text;
 	/* Second run: the image's key is kept, byte-identical image. */
 	expect_idempotent(&s);
-	r = customize(&s, 0, NULL);
+	r = customize(&s, 0, NULL, NULL);
 	assert_false(r->wireguard_key_generated);
 	assert_string_equal(r->wireguard_public_key, pub);
 	recipe_free(r);
@@ -625,7 +555,7 @@ static void test_wireguard_quick(void **state)
 	set(&s, "wireguard.address", "fd00::2/64");
 	set(&s, "wireguard.private_key_file", keyfile);
 	set(&s, "wireguard.peers", "public_key=" PEER_KEY " allowed_ips=fd00::/64");
-	r = customize(&s, 0, NULL);
+	r = customize(&s, 0, NULL, NULL);
 	assert_string_equal(r->wireguard_public_key, ALICE_PUB);
 	assert_false(r->wireguard_key_generated);
 	recipe_free(r);
@@ -645,12 +575,12 @@ static void test_wireguard_quick(void **state)
 	settings_init(&s);
 	set(&s, "wireguard.address", "10.0.0.2/24");
 	set(&s, "wireguard.private_key_file", badkey);
-	customize(&s, -EINVAL, "not a WireGuard private key");
+	customize(&s, -EINVAL, NULL, "not a WireGuard private key");
 	expect_unchanged(nonm);
 	settings_free(&s);
 	settings_init(&s);
 	set(&s, "wireguard.listen_port", "51820");
-	customize(&s, -EINVAL, "wireguard.address (--wg-address ADDR/N) is needed");
+	customize(&s, -EINVAL, NULL, "wireguard.address (--wg-address ADDR/N) is needed");
 	settings_free(&s);
 	expect_unchanged(nonm);
 }

@@ -2,8 +2,13 @@
  * http_range.c — one "bytes=" Range header against a file size (see
  * http_range.h).  Pure string work: no allocation, no copy, no I/O.
  *
- * RFC 9110 section 14.1.1: byte-range-spec = first-pos "-" [ last-pos ],
- * suffix-range = "-" suffix-length, each a run of 1*DIGIT.  A last-pos at
+ * RFC 9110 section 14.1.1: ranges-specifier = range-unit "=" range-set,
+ * range-set = 1#range-spec; for bytes a range-spec is first-pos "-"
+ * [ last-pos ] or the suffix-range "-" suffix-length, each a run of
+ * 1*DIGIT.  The unit is a case-insensitive token (section 14.1).  The
+ * list rule (section 5.6.1) puts optional whitespace (OWS: SP / HTAB)
+ * only beside the commas — "bytes= 1-2" and "bytes=1-2 " stay malformed —
+ * and a recipient ignores empty elements ("bytes=1-2,,").  A last-pos at
  * or past the end, or a suffix longer than the file, selects up to the
  * end; a number too large for 64 bits is simply such a number, so it is
  * saturated rather than refused (a client may ask for "bytes=0-" spelled
@@ -13,6 +18,14 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
+
+/* One byte-range-spec as written: "-suffix" or "first-[last]". */
+struct range_spec {
+	bool is_suffix;
+	uint64_t first; /* first-pos, or the suffix-length */
+	uint64_t last;	/* last-pos; UINT64_MAX when absent */
+};
 
 /* The digits of [p, end) as a number, UINT64_MAX when it does not fit.
  * False when the span is empty or holds anything but digits. */
@@ -33,42 +46,92 @@ static bool range_number(const char *p, const char *end, uint64_t *ret)
 	return true;
 }
 
+/* The grammar of one range-spec in [p, end), no whitespace in it.  A
+ * first-pos above last-pos is invalid (section 14.1.1): refused, not
+ * swapped. */
+static bool range_spec_parse(const char *p, const char *end, struct range_spec *ret)
+{
+	const char *dash = memchr(p, '-', (size_t)(end - p));
+
+	if (!dash)
+		return false;
+	if (dash == p) {
+		ret->is_suffix = true;
+		ret->last = UINT64_MAX;
+		return range_number(dash + 1, end, &ret->first);
+	}
+	ret->is_suffix = false;
+	if (!range_number(p, dash, &ret->first))
+		return false;
+	if (dash + 1 == end) {
+		ret->last = UINT64_MAX;
+		return true;
+	}
+	return range_number(dash + 1, end, &ret->last) && ret->last >= ret->first;
+}
+
+/* A well-formed range-spec against the file: 1 with the bytes it selects,
+ * -1 when it selects none. */
+static int range_spec_select(const struct range_spec *spec, uint64_t size, uint64_t *ret_first,
+			     uint64_t *ret_last)
+{
+	if (spec->is_suffix) {
+		/* "-N": the last N bytes; none of an empty file, nothing for N = 0. */
+		if (spec->first == 0 || size == 0)
+			return -1;
+		*ret_first = spec->first >= size ? 0 : size - spec->first;
+		*ret_last = size - 1;
+		return 1;
+	}
+	if (spec->first >= size)
+		return -1;
+	*ret_first = spec->first;
+	*ret_last = spec->last >= size ? size - 1 : spec->last;
+	return 1;
+}
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
 int http_range_parse(const char *header, uint64_t size, uint64_t *ret_first, uint64_t *ret_last)
 {
-	const char *spec, *dash, *end;
-	uint64_t first, last;
+	struct range_spec spec = {0};
+	const char *p;
+	size_t count = 0;
+	bool after_comma = false;
 
-	if (!header || strncmp(header, "bytes=", 6) != 0)
+	/* Another unit: ignored, as section 14.2 requires of an origin server. */
+	if (!header || strncasecmp(header, "bytes=", 6) != 0)
 		return 0;
-	spec = header + 6;
-	/* Several ranges: the whole file (section 14.2 lets us ignore Range). */
-	if (strchr(spec, ','))
-		return 0;
-	dash = strchr(spec, '-');
-	if (!dash)
-		return -1;
-	end = dash + 1 + strlen(dash + 1);
-	if (dash == spec) {
-		uint64_t suffix;
+	/* Every element is checked, so a malformed one anywhere is refused;
+	 * only the last well-formed one is kept, which is all that is served. */
+	for (p = header + 6;;) {
+		const char *comma = strchr(p, ',');
+		const char *end = comma ? comma : p + strlen(p);
 
-		/* "-N": the last N bytes; none of an empty file, nothing for N = 0. */
-		if (!range_number(dash + 1, end, &suffix) || suffix == 0 || size == 0)
-			return -1;
-		first = suffix >= size ? 0 : size - suffix;
-		last = size - 1;
-	} else {
-		if (!range_number(spec, dash, &first))
-			return -1;
-		if (dash + 1 == end)
-			last = UINT64_MAX;
-		else if (!range_number(dash + 1, end, &last) || last < first)
-			return -1; /* first > last is invalid: refused, not swapped */
-		if (first >= size)
-			return -1;
-		if (last >= size)
-			last = size - 1;
+		if (after_comma)
+			while (p < end && is_ows(*p))
+				p++;
+		if (comma)
+			while (end > p && is_ows(end[-1]))
+				end--;
+		if (p < end) {
+			if (!range_spec_parse(p, end, &spec))
+				return -1;
+			count++;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+		after_comma = true;
 	}
-	*ret_first = first;
-	*ret_last = last;
-	return 1;
+	/* 1#range-spec: at least one. */
+	if (count == 0)
+		return -1;
+	/* Several ranges: the whole file (section 14.2 lets us ignore Range). */
+	if (count > 1)
+		return 0;
+	return range_spec_select(&spec, size, ret_first, ret_last);
 }

@@ -3,11 +3,14 @@
  * (RFC 9110 section 14), as a pure function of the header text and the
  * file size, so it can be unit-tested and fuzzed without a socket.
  *
- * Only one "bytes=" range is understood: "first-last", "first-" and
- * "-suffix".  A list of several ranges, another range unit or no header
- * at all mean "send the whole file" (RFC 9110 section 14.2 lets a server
- * ignore Range).  This does not build Content-Range or pick the status
- * code; http.c does.
+ * One "bytes=" range is served: "first-last", "first-" and "-suffix";
+ * the unit is case-insensitive ("Bytes=", section 14.1).  A range-set is
+ * a comma-separated list with optional whitespace beside the commas and
+ * empty elements ignored (section 5.6.1), so "bytes=, 0-5" is one range.
+ * A list of several ranges, another range unit or no header at all mean
+ * "send the whole file" (RFC 9110 section 14.2 lets a server ignore
+ * Range); a malformed range anywhere in the set is refused.  This does
+ * not build Content-Range or pick the status code; http.c does.
  */
 #pragma once
 
