@@ -83,6 +83,17 @@ static void test_config_txt(void **state)
 	config_edit("a=1", "b", "b=3", "a=1\nb=3\n");
 	config_edit(NULL, "b", "b=3", "b=3\n");
 	config_edit("", "b", NULL, "");
+	/* A line longer than any buffer is still found (fuzz_recipe_system:
+	 * a 1398-byte line was added again on every edit). */
+	{
+		char line[3000], want[3002];
+		memset(line, 'x', sizeof(line) - 1);
+		memcpy(line, "a=", 2);
+		line[sizeof(line) - 1] = '\0';
+		snprintf(want, sizeof(want), "%s\n", line);
+		config_edit(NULL, "a", line, want);
+		config_edit(want, "a", NULL, "");
+	}
 }
 
 static void cmdline_edit(const char *in, const char *key, const char *word, const char *want)

@@ -39,21 +39,21 @@
 
 /* ---- config.txt ----------------------------------------------------------- */
 
-/* Does the line (without its newline) set `key`? */
+/* Does the line (without its newline) set `key`?  Lines of any length:
+ * a long one missed here would be added again on every edit. */
 static bool config_line_has_key(const char *s, size_t n, const char *key)
 {
-	char line[1024];
+	_cleanup_free_ char *line = NULL;
 	size_t klen;
 
 	while (n && (*s == ' ' || *s == '\t')) {
 		s++;
 		n--;
 	}
-	if (n == 0 || *s == '#' || n >= sizeof(line))
+	if (n == 0 || *s == '#')
 		return false;
-	memcpy(line, s, n);
-	line[n] = '\0';
-	if (validate_config_key(line, &klen) < 0)
+	line = strndup(s, n);
+	if (!line || validate_config_key(line, &klen) < 0)
 		return false;
 	return klen == strlen(key) && memcmp(line, key, klen) == 0 &&
 	       (line[klen] == '=' || line[klen] == '\0' || line[klen] == ',');
