@@ -19,8 +19,9 @@
 # HERD_TEST_SUITES limits the debug/asan runs (e.g. "unit").
 #
 # The last line is "N passed, N failed, N skipped" (counted over every
-# meson test of every configuration); the exit status is non-zero when
-# anything failed or could not be built.
+# meson test of every configuration), after a "skipped: BUILD: TEST" line
+# for each skipped test; the exit status is non-zero when anything failed
+# or could not be built.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,6 +32,7 @@ if [ "${HERD_SKIP_DEPS:-0}" != 1 ]; then
 fi
 
 passed=0 failed=0 skipped=0
+skipped_names=()
 
 # Parse the summary block meson test prints and add it to the totals.
 count() {
@@ -48,6 +50,12 @@ count() {
 	passed=$((passed + ok))
 	failed=$((failed + ${fail:-0} + ${xpass:-0} + ${timeout:-0}))
 	skipped=$((skipped + ${skip:-0}))
+	# Name every skipped test: a skip on a machine set up by this script
+	# usually means a missing dependency, and a bare count hides it.
+	local name
+	while read -r name; do
+		skipped_names+=("$(basename "$log" -test.log): $name")
+	done < <(sed -n 's/^ *[0-9]*\/[0-9]* *\([^ ].*[^ ]\) *SKIP .*/\1/p' "$log")
 }
 
 # setup NAME MESON-ARGS... — configure (or reconfigure) build/NAME and build it.
@@ -114,5 +122,6 @@ if [ $debug_ok = 1 ] && [ ${#suites[@]} -eq 0 ] && [ "${HERD_SKIP_BOOT:-0}" != 1
 	RUN_LOG=boot run debug --suite boot
 fi
 
+for n in "${skipped_names[@]}"; do echo "skipped: $n"; done
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
