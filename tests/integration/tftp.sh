@@ -10,7 +10,8 @@
 #   the root, WRQ, unknown opcodes, truncated, malformed and oversized
 #   requests) each leave a log line and the next transfer still works;
 #   duplicate RRQs, duplicate ACKs, the Pi's abort after block 1;
-#   HTTP: whole files, Range, /healthz; privileges dropped; SIGHUP; SIGTERM
+#   HTTP: whole files, Range, the Pi 4/5 HTTP boot files (net_install/boot.img
+#   and boot.sig), /healthz; privileges dropped; SIGHUP; SIGTERM
 #   drains a running transfer.
 # Needs root (namespaces); skips (77) without it or without the clients.
 source "$(dirname "$0")/lib.sh"
@@ -62,6 +63,11 @@ head -c 3000000 /dev/urandom >"$ROOT/medium.bin"
 head -c $((1024 * 512)) /dev/urandom >"$ROOT/exact.bin"
 : >"$ROOT/empty.bin"
 head -c $((33 * 1024 * 1024)) /dev/urandom >"$ROOT/big.bin"
+# Pi 4/5 HTTP boot (netboot notes): the bootloader GETs boot.img and
+# boot.sig from HTTP_PATH (default net_install) on HTTP_HOST:HTTP_PORT.
+mkdir -p "$ROOT/net_install"
+head -c $((5 * 1024 * 1024 + 17)) /dev/urandom >"$ROOT/net_install/boot.img"
+sha256sum "$ROOT/net_install/boot.img" | cut -d' ' -f1 >"$ROOT/net_install/boot.sig"
 printf 'shared config\n' >"$ROOT/config.txt"
 printf 'board 1234abcd\n' >"$ROOT/1234abcd/config.txt"
 printf 'line one\nline two\n' >"$ROOT/overlays/text.txt"
@@ -238,6 +244,16 @@ cmp -s "$DL/range" <(tail -c +1000001 "$ROOT/big.bin" | head -c 1000000) ||
 TESTS_RUN=$((TESTS_RUN + 1))
 in_c curl -sf -r -100 "http://$SRV:8080/medium.bin" >"$DL/range"
 cmp -s "$DL/range" <(tail -c 100 "$ROOT/medium.bin") || fail "http suffix Range differs"
+# Pi 4/5 HTTP boot: both files as the bootloader asks for them, with a
+# Content-Length it can size its buffer by.
+for f in boot.img boot.sig; do
+	rm -f "$DL/x" "$DL/headers"
+	in_c curl -sf -D "$DL/headers" -o "$DL/x" "http://$SRV:8080/net_install/$f"
+	check_file "http boot path net_install/$f" "net_install/$f" "$DL/x"
+	TESTS_RUN=$((TESTS_RUN + 1))
+	grep -qi "^content-length: $(stat -c %s "$ROOT/net_install/$f")"$'\r'"\?$" "$DL/headers" ||
+		fail "net_install/$f: no Content-Length of its size: $(cat "$DL/headers")"
+done
 expect_output "ok" in_c curl -sf "http://$SRV:8080/healthz"
 expect_output "416" in_c curl -s -o /dev/null -w '%{http_code}' -r 5000000- "http://$SRV:8080/medium.bin"
 expect_output "404" in_c curl -s -o /dev/null -w '%{http_code}' "http://$SRV:8080/nothere"
