@@ -11,7 +11,8 @@
 #   requests) each leave a log line and the next transfer still works;
 #   duplicate RRQs, duplicate ACKs, the Pi's abort after block 1;
 #   HTTP: whole files, Range, the Pi 4/5 HTTP boot files (net_install/boot.img
-#   and boot.sig), /healthz; privileges dropped; SIGHUP; SIGTERM
+#   and boot.sig), /healthz, IPv6 ([::1]:PORT); privileges dropped; SIGHUP;
+#   SIGTERM
 #   drains a running transfer.
 # Needs root (namespaces); skips (77) without it or without the clients.
 source "$(dirname "$0")/lib.sh"
@@ -259,6 +260,20 @@ expect_output "416" in_c curl -s -o /dev/null -w '%{http_code}' -r 5000000- "htt
 expect_output "404" in_c curl -s -o /dev/null -w '%{http_code}' "http://$SRV:8080/nothere"
 expect_output "403" in_c curl -s -o /dev/null -w '%{http_code}' --path-as-is "http://$SRV:8080/../secret"
 expect_output "403" in_c curl -s -o /dev/null -w '%{http_code}' "http://$SRV:8080/escape"
+
+# ---- HTTP on IPv6 (the server namespace's loopback) ----
+LOG6=$WORK/serve-v6.log
+if start_herd "$LOG6" --tftp-root "$ROOT" --tftp-port 6971 --http "[::1]:8083"; then
+	rm -f "$DL/x"
+	ip netns exec "$NS_S" curl -sfg -o "$DL/x" "http://[::1]:8083/medium.bin"
+	check_file "http over IPv6 [::1]:8083" medium.bin "$DL/x"
+	TESTS_RUN=$((TESTS_RUN + 1))
+	grep -q "http: ::1 GET /medium.bin: 200" "$LOG6" || fail "no IPv6 peer in the HTTP log line"
+	kill -TERM "$HERD_PID"
+	wait "$HERD_PID"
+fi
+expect_status 1 "$HERD" serve --dhcp off --http "[::1:8084" &&
+	case $ERR in *"expected [ADDR6]:PORT"*) ;; *) fail "bad IPv6 listen address: $ERR" ;; esac
 
 # ---- an image's boot partition as the root ----
 IMG=$WORK/sample.img

@@ -115,6 +115,9 @@ static int route_files(struct http_server *server, struct MHD_Connection *conn, 
 	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, peer,
 			  sizeof(peer));
+	else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr,
+			  peer, sizeof(peer));
 
 	if (!server->root || tftp_root_open_file(server->root, path[0] == '/' ? path + 1 : path,
 						 TFTP_MODE_OCTET, &file, &code, &why) < 0) {
@@ -268,18 +271,31 @@ int http_server_add_route(struct http_server *server, const char *method, const 
 	return 0;
 }
 
-/* "ADDR:PORT", ":PORT" or "PORT" (IPv4). */
-static int parse_listen(const char *spec, struct sockaddr_in *ret, struct herd_error *err)
+/* "ADDR:PORT", ":PORT" or "PORT" (IPv4, all addresses by default), or
+ * "[ADDR6]:PORT" (IPv6; "[::]:PORT" also takes IPv4 as mapped addresses). */
+static int parse_listen(const char *spec, struct sockaddr_storage *ret, socklen_t *ret_len,
+			struct herd_error *err)
 {
 	const char *colon = strrchr(spec, ':');
-	char host[INET_ADDRSTRLEN] = "0.0.0.0";
+	char host[INET6_ADDRSTRLEN] = "0.0.0.0";
+	bool v6 = spec[0] == '[';
 	uint32_t port;
 
-	*ret = (struct sockaddr_in){.sin_family = AF_INET};
-	if (colon) {
+	memset(ret, 0, sizeof(*ret));
+	if (v6) {
+		const char *close = strchr(spec, ']');
+		size_t n = close ? (size_t)(close - spec - 1) : 0;
+
+		if (!close || close[1] != ':' || n == 0 || n >= sizeof(host))
+			return herd_error_set(err, EINVAL, "http: '%s': expected [ADDR6]:PORT",
+					      spec);
+		memcpy(host, spec + 1, n);
+		host[n] = '\0';
+		colon = close + 1;
+	} else if (colon) {
 		size_t n = (size_t)(colon - spec);
 
-		if (n >= sizeof(host))
+		if (n >= INET_ADDRSTRLEN)
 			return herd_error_set(err, EINVAL, "http: '%s': bad address", spec);
 		if (n > 0) {
 			memcpy(host, spec, n);
@@ -288,10 +304,25 @@ static int parse_listen(const char *spec, struct sockaddr_in *ret, struct herd_e
 	}
 	if (parse_u32(colon ? colon + 1 : spec, 1, 65535, &port) < 0)
 		return herd_error_set(err, EINVAL, "http: '%s': expected ADDR:PORT", spec);
-	if (inet_pton(AF_INET, host, &ret->sin_addr) != 1)
-		return herd_error_set(err, EINVAL, "http: '%s': '%s' is not an IPv4 address", spec,
-				      host);
-	ret->sin_port = htons((uint16_t)port);
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ret;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return herd_error_set(
+			    err, EINVAL, "http: '%s': '%s' is not an IPv6 address", spec, host);
+		*ret_len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ret;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return herd_error_set(
+			    err, EINVAL, "http: '%s': '%s' is not an IPv4 address", spec, host);
+		*ret_len = sizeof(*a);
+	}
 	return 0;
 }
 
@@ -315,12 +346,13 @@ int http_server_new(struct evloop *loop, const struct serve_config *cfg, const s
 	struct tftp_root_limits limits = {.no_cache = true};
 	const char *root = cfg->http.root ? cfg->http.root : cfg->tftp.root;
 	struct http_server *server;
-	struct sockaddr_in addr;
+	struct sockaddr_storage addr;
+	socklen_t addr_len = 0;
 	int one = 1, r;
 
 	if (!cfg->http.listen)
 		return herd_error_set(err, EINVAL, "http: no listen address");
-	r = parse_listen(cfg->http.listen, &addr, err);
+	r = parse_listen(cfg->http.listen, &addr, &addr_len, err);
 	if (r < 0)
 		return r;
 	server = calloc(1, sizeof(*server));
@@ -343,13 +375,13 @@ int http_server_new(struct evloop *loop, const struct serve_config *cfg, const s
 	}
 
 	/* Bind here, as root, before privileges are dropped. */
-	server->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	server->listen_fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (server->listen_fd < 0) {
 		r = herd_error_set(err, errno, "http: socket: %m");
 		goto fail;
 	}
 	(void)setsockopt(server->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(server->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	if (bind(server->listen_fd, (struct sockaddr *)&addr, addr_len) < 0 ||
 	    listen(server->listen_fd, 256) < 0) {
 		r = herd_error_set(err, errno, "http: listen on %s: %m", cfg->http.listen);
 		goto fail;
