@@ -85,35 +85,37 @@ wait_port67() {
 range_first=10.78.1.0
 range_last=10.78.200.255
 
+# measure NAME LOG CMD... — start the server (stderr to LOG) in the server
+# namespace, run perfdhcp against it, stop it; sets acks, drops_do,
+# drops_ra and rcvbuf.
+measure() {
+	local name=$1 log=$2 before
+	shift 2
+	ip netns exec "$S" "$@" 2>"$log" &
+	server_pid=$!
+	wait_port67 "$name"
+	before=$(client_rcvbuf_errors)
+	read -r acks drops_do drops_ra < <(run_perfdhcp "$name")
+	rcvbuf=$(($(client_rcvbuf_errors) - before))
+	kill "$server_pid"
+	wait "$server_pid" || true
+	server_pid=
+}
+
 # compare RATE — one run of each server at RATE offered exchanges/s.
 compare() {
 	local rate=$1
 	rm -f "$work/herd.db"* "$work/dnsmasq.leases"
-	ip netns exec "$S" "$herd" serve --interface vS --dhcp server --range "$range_first-$range_last" \
-		--lease-time 1h --db "$work/herd.db" 2>"$work/herd.log" &
-	server_pid=$!
-	wait_port67 herd
-	rcvbuf_before=$(client_rcvbuf_errors)
-	read -r herd_acks herd_do herd_ra < <(run_perfdhcp herd)
-	herd_rcvbuf=$(($(client_rcvbuf_errors) - rcvbuf_before))
-	kill "$server_pid"
-	wait "$server_pid" || true
-	server_pid=
+	measure herd "$work/herd.log" "$herd" serve --interface vS --dhcp server \
+		--range "$range_first-$range_last" --lease-time 1h --db "$work/herd.db"
+	herd_acks=$acks herd_do=$drops_do herd_ra=$drops_ra herd_rcvbuf=$rcvbuf
 	herd_bound=$(python3 -c 'import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM leases WHERE state = ?", ("bound",)).fetchone()[0])' "$work/herd.db")
-
-	ip netns exec "$S" dnsmasq --no-daemon --port=0 --interface=vS --bind-interfaces --no-ping \
-		--dhcp-range="$range_first,$range_last,1h" --dhcp-leasefile="$work/dnsmasq.leases" \
-		--log-facility="$work/dnsmasq.log" --pid-file= --conf-file=/dev/null \
-		--dhcp-lease-max=100000 2>"$work/dnsmasq.err" &
-	server_pid=$!
-	wait_port67 dnsmasq
-	rcvbuf_before=$(client_rcvbuf_errors)
-	read -r dm_acks dm_do dm_ra < <(run_perfdhcp dnsmasq)
-	dm_rcvbuf=$(($(client_rcvbuf_errors) - rcvbuf_before))
-	kill "$server_pid"
-	wait "$server_pid" || true
-	server_pid=
+	measure dnsmasq "$work/dnsmasq.err" dnsmasq --no-daemon --port=0 --interface=vS \
+		--bind-interfaces --no-ping --dhcp-range="$range_first,$range_last,1h" \
+		--dhcp-leasefile="$work/dnsmasq.leases" --log-facility="$work/dnsmasq.log" \
+		--pid-file= --conf-file=/dev/null --dhcp-lease-max=100000
+	dm_acks=$acks dm_do=$drops_do dm_ra=$drops_ra dm_rcvbuf=$rcvbuf
 
 	herd_rate=$(awk -v a="$herd_acks" -v s="$secs" 'BEGIN{printf "%.1f", a / s}')
 	dm_rate=$(awk -v a="$dm_acks" -v s="$secs" 'BEGIN{printf "%.1f", a / s}')
