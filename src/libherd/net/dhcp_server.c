@@ -10,8 +10,9 @@
  * NAKed; DECLINE quarantines the address; RELEASE frees it; INFORM gets
  * options only.  With config.probe_ms, a DISCOVER for an address nobody
  * holds is deferred (DHCP_HANDLE_PROBE) until the front end has asked the
- * link who has it; an answer quarantines the address like a DECLINE.  The Pi 3 ROM never sends
- * REQUEST, so its OFFER already binds the lease (netboot notes).
+ * link who has it; an answer quarantines the address like a DECLINE.  The
+ * Pi 3 ROM never sends REQUEST, so its OFFER already binds the lease
+ * (netboot notes).
  *
  * Proxy mode (PXE 2.1 §2.2.4, "proxyDHCP") answers a PXE client's
  * DISCOVER with an OFFER without an address, carrying only the boot
