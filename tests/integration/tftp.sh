@@ -11,7 +11,7 @@
 #   requests) each leave a log line and the next transfer still works;
 #   duplicate RRQs, duplicate ACKs, the Pi's abort after block 1;
 #   HTTP: whole files, Range, the Pi 4/5 HTTP boot files (net_install/boot.img
-#   and boot.sig), /healthz, IPv6 ([::1]:PORT); privileges dropped; SIGHUP;
+#   and boot.sig), /healthz, IPv6 ([::]:PORT, v4 too); privileges dropped; SIGHUP;
 #   SIGTERM
 #   drains a running transfer.
 # Needs root (namespaces); skips (77) without it or without the clients.
@@ -263,12 +263,15 @@ expect_output "403" in_c curl -s -o /dev/null -w '%{http_code}' "http://$SRV:808
 
 # ---- HTTP on IPv6 (the server namespace's loopback) ----
 LOG6=$WORK/serve-v6.log
-if start_herd "$LOG6" --tftp-root "$ROOT" --tftp-port 6971 --http "[::1]:8083"; then
+if start_herd "$LOG6" --tftp-root "$ROOT" --tftp-port 6971 --http "[::]:8083"; then
 	rm -f "$DL/x"
 	ip netns exec "$NS_S" curl -sfg -o "$DL/x" "http://[::1]:8083/medium.bin"
 	check_file "http over IPv6 [::1]:8083" medium.bin "$DL/x"
 	TESTS_RUN=$((TESTS_RUN + 1))
 	grep -q "http: ::1 GET /medium.bin: 200" "$LOG6" || fail "no IPv6 peer in the HTTP log line"
+	rm -f "$DL/x"
+	ip netns exec "$NS_S" curl -sf -o "$DL/x" "http://127.0.0.1:8083/small.bin"
+	check_file "http [::]:8083 takes IPv4 too" small.bin "$DL/x"
 	kill -TERM "$HERD_PID"
 	wait "$HERD_PID"
 fi

@@ -381,6 +381,11 @@ int http_server_new(struct evloop *loop, const struct serve_config *cfg, const s
 		goto fail;
 	}
 	(void)setsockopt(server->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr.ss_family == AF_INET6) {
+		/* "[::]:PORT" takes IPv4 too, whatever net.ipv6.bindv6only says. */
+		int zero = 0;
+		(void)setsockopt(server->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	}
 	if (bind(server->listen_fd, (struct sockaddr *)&addr, addr_len) < 0 ||
 	    listen(server->listen_fd, 256) < 0) {
 		r = herd_error_set(err, errno, "http: listen on %s: %m", cfg->http.listen);
