@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/endian.h"
 #include "base/macros.h"
 #include "net/dhcp_private.h"
 #include "net/evloop.h"
@@ -64,23 +65,6 @@ struct dhcp_prober {
 	size_t count;
 	uint64_t dropped, send_failures;
 };
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	put_be16(p, (uint16_t)(v >> 16));
-	put_be16(p + 2, (uint16_t)v);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static void send_probe(struct dhcp_server *s, uint32_t ip)
 {

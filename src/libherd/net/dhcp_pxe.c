@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/endian.h"
 #include "net/dhcp_pxe.h"
 
 static void copy_printable(char *dst, size_t size, const uint8_t *src, size_t len)
@@ -14,16 +15,6 @@ static void copy_printable(char *dst, size_t size, const uint8_t *src, size_t le
 	for (size_t i = 0; i < len && n + 1 < size; i++)
 		dst[n++] = (src[i] >= 0x20 && src[i] < 0x7f) ? (char)src[i] : '?';
 	dst[n] = '\0';
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* Option 97: type 0 and 16 bytes.  Returns the model for a FourCC form. */

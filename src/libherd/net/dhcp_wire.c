@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/endian.h"
 #include "net/dhcp_wire.h"
 
 struct option_piece {
@@ -22,30 +23,6 @@ struct option_piece {
 
 /* Every piece takes at least 2 bytes of a packet of at most DHCP_PACKET_MAX. */
 #define PIECES_MAX (DHCP_PACKET_MAX / 2 + 1)
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 /* Walk [start, end) of buf; append pieces.  END stops the walk; running
  * off the end without END is fine (the area is padded or simply full). */

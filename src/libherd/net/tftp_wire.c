@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/endian.h"
 #include "base/parse.h"
 #include "net/tftp_wire.h"
 
@@ -19,17 +20,6 @@ struct cursor {
 	const uint8_t *p;
 	size_t left;
 };
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 /* The next NUL-terminated string, or NULL when none is complete. */
 static const char *cursor_string(struct cursor *c, size_t *ret_len)
